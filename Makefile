@@ -1,0 +1,32 @@
+# One entry point. `make book` builds the book; `make test` installs and runs the whole test suite.
+# Both create the virtual environment .venv on first use (Python 3.11, pinned requirements).
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+JOBS ?= 1
+PYTEST_ARGS ?=
+
+.PHONY: book test install browser-deps bench clean
+
+$(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-test.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+book: install
+	$(PY) -m mtrl_lib book --profile $(PROFILE) --jobs $(JOBS)
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: install browser-deps
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf _build book/chapters results .pytest_cache

@@ -1,0 +1,65 @@
+"""The book's chapters: which notebook reproduces which claim, with which parameters.
+
+Each chapter's parameters are the fields of its experiment module's ``Params`` dataclass; their defaults
+are the ``quick`` profile (the whole book in minutes on 2 CPU cores). ``paper`` overrides some of them for
+the full-scale run. The notebook's ``parameters`` cell repeats the defaults so the notebook opens and runs
+on its own in Jupyter; ``tests/test_chapters.py`` checks that the two agree.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+PROFILES = ("quick", "paper")
+
+
+@dataclass(frozen=True)
+class Chapter:
+    name: str
+    claim: str
+    title: str
+    module: str
+    paper: dict = field(default_factory=dict)
+
+    @property
+    def notebook(self) -> Path:
+        return NOTEBOOKS / f"{self.name}.ipynb"
+
+    @property
+    def params_class(self):
+        return importlib.import_module(self.module).Params
+
+    def defaults(self) -> dict:
+        return {f.name: f.default for f in dataclasses.fields(self.params_class)}
+
+    def profile(self, profile: str) -> dict:
+        """The full parameter set of ``profile`` (defaults with the profile's overrides)."""
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+        values = self.defaults()
+        if profile == "paper":
+            values.update(self.paper)
+        return values
+
+    def field_types(self) -> dict:
+        return typing.get_type_hints(self.params_class)
+
+
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("01_pseudo_contrastive", "C1", "Multi-task training is a pseudo-contrastive loss",
+            "mtrl_lib.experiments.pseudo_contrastive",
+            paper={"d": 200, "m": 400, "T": 200, "kappa_tasks": 20000, "kappa_pairs": 2000,
+                   "pull_tasks": 2000, "pull_points": 120}),
+)
+
+
+def get_chapter(name: str) -> Chapter:
+    for c in CHAPTERS:
+        if c.name == name:
+            return c
+    raise ValueError(f"chapter must be one of {', '.join(c.name for c in CHAPTERS)}, got {name!r}")

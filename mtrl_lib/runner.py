@@ -1,0 +1,208 @@
+"""Executing chapters with papermill and building the book with Jupyter Book 1.x.
+
+``execute(chapter, params, out_dir)`` runs one parameterised notebook headless (``MTRL_STATIC=1``) into
+``out_dir/CHAPTER.ipynb`` and writes ``CHAPTER.json`` (every glued scalar, sorted, nothing else, so the same
+parameters give byte-identical files) and ``CHAPTER.provenance.json``. It executes into a staging folder
+and moves the results into place only on success, so a failing chapter never overwrites a good one.
+
+``build_book`` executes every chapter into ``book/chapters/``, skipping a chapter whose notebook,
+parameters, profile and ``mtrl_lib`` sources are unchanged since its last successful run (the key is a
+hash of all of them; Jupyter Book's own cache would miss a change to an imported module), then builds the
+HTML with Jupyter Book (its own execution off, warnings as errors) beside the old ``_build/html`` and swaps
+it in only when the build succeeds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .chapters import CHAPTERS, ROOT, Chapter
+from .glue import read_glued
+from .params import resolve, to_papermill
+from .provenance import record
+
+BOOK = ROOT / "book"
+EXECUTED = BOOK / "chapters"
+BUILD = ROOT / "_build"
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter's notebook raised; the message names the chapter, the cell and the error."""
+
+
+@dataclass
+class Outcome:
+    chapter: str
+    status: str          # "executed", "cached" or "failed"
+    seconds: float
+    message: str = ""
+
+
+def _source_digest() -> str:
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "mtrl_lib").rglob("*.py")):
+        h.update(p.relative_to(ROOT).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(chapter: Chapter, params: dict, profile: str) -> str:
+    """Hash of everything a chapter's output depends on: notebook, parameters, profile, library source."""
+    h = hashlib.sha256()
+    h.update(chapter.notebook.read_bytes())
+    h.update(json.dumps(params, sort_keys=True).encode())
+    h.update(profile.encode())
+    h.update(_source_digest().encode())
+    return h.hexdigest()
+
+
+def _tidy(nb_path: Path) -> None:
+    """Hide the parameters cells in the rendered page (the chapter prints the values it ran with)."""
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, nb_path)
+
+
+def _failure_message(chapter: str, err: Exception) -> str:
+    try:
+        from papermill.exceptions import PapermillExecutionError
+    except ImportError:  # pragma: no cover
+        PapermillExecutionError = ()
+    if isinstance(err, PapermillExecutionError):
+        first = next((ln for ln in err.source.splitlines() if ln.strip()), "")
+        return (f"chapter {chapter} failed in cell {err.cell_index} (execution count {err.exec_count}, "
+                f"starting `{first.strip()[:80]}`): {err.ename}: {err.evalue}")
+    return f"chapter {chapter} failed: {type(err).__name__}: {err}"
+
+
+def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", progress: bool = False,
+            threads: int | None = None) -> dict:
+    """Execute ``chapter`` with validated ``params`` (its ``Params``) into ``out_dir``; return the glued values.
+
+    Raises :class:`ChapterFailed` (previous results in ``out_dir`` untouched) if the notebook raises."""
+    import papermill as pm
+
+    out_dir = Path(out_dir)
+    staging = out_dir / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    nb_params = to_papermill(params)
+    env = {"MTRL_STATIC": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    if threads:
+        env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    start = time.perf_counter()
+    tmp = staging / f"{chapter.name}.ipynb"
+    try:
+        pm.execute_notebook(str(chapter.notebook), str(tmp), parameters=nb_params, kernel_name="python3",
+                            cwd=str(chapter.notebook.parent), progress_bar=progress, log_output=False)
+    except Exception as e:  # papermill raises PapermillExecutionError, or kernel errors
+        raise ChapterFailed(_failure_message(chapter.name, e)) from None
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    wall = time.perf_counter() - start
+    _tidy(tmp)
+    glued = read_glued(nbformat.read(tmp, as_version=4))
+    (staging / f"{chapter.name}.json").write_text(json.dumps(glued, indent=2, sort_keys=True) + "\n")
+    (staging / f"{chapter.name}.provenance.json").write_text(
+        json.dumps(record(chapter.name, profile, nb_params, wall), indent=2, sort_keys=True) + "\n")
+    for suffix in (".ipynb", ".json", ".provenance.json"):
+        os.replace(staging / f"{chapter.name}{suffix}", out_dir / f"{chapter.name}{suffix}")
+    return glued
+
+
+def _execute_for_book(name: str, profile: str, threads: int) -> Outcome:
+    """Worker for one chapter of ``book`` (runs in its own process when ``--jobs`` > 1)."""
+    from .chapters import get_chapter
+
+    chapter = get_chapter(name)
+    params = resolve(chapter, profile, {})
+    nb_params = to_papermill(params)
+    key = cache_key(chapter, nb_params, profile)
+    key_file = EXECUTED / ".cache" / f"{name}.key"
+    if key_file.exists() and key_file.read_text() == key and (EXECUTED / f"{name}.ipynb").exists():
+        return Outcome(name, "cached", 0.0)
+    start = time.perf_counter()
+    try:
+        execute(chapter, params, EXECUTED, profile, threads=threads)
+    except ChapterFailed as e:
+        return Outcome(name, "failed", time.perf_counter() - start, str(e))
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    # Written after the results are in place: a crash in between costs a re-run, never a stale skip.
+    key_file.write_text(key)
+    return Outcome(name, "executed", time.perf_counter() - start)
+
+
+def execute_all(profile: str = "quick", jobs: int = 1, chapters: tuple[Chapter, ...] = CHAPTERS,
+                log=print) -> list[Outcome]:
+    """Execute (or skip, when unchanged) every chapter; ``jobs`` chapters at a time, each in its own kernel."""
+    from tqdm import tqdm
+
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    names = [c.name for c in chapters]
+    outcomes = []
+    bar = tqdm(total=len(names), desc=f"chapters ({profile})", unit="chapter", file=sys.stderr,
+               disable=not sys.stderr.isatty())
+    if jobs == 1:
+        results = (_execute_for_book(n, profile, threads) for n in names)
+        for o in results:
+            outcomes.append(o)
+            bar.update()
+            log(_describe(o))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_execute_for_book, n, profile, threads) for n in names]
+            for f in futures:
+                o = f.result()
+                outcomes.append(o)
+                bar.update()
+                log(_describe(o))
+    bar.close()
+    return outcomes
+
+
+def _describe(o: Outcome) -> str:
+    if o.status == "failed":
+        return f"FAILED  {o.message}"
+    return f"{o.status:8s} {o.chapter} ({o.seconds:.1f} s)"
+
+
+def build_html(log=print) -> Path:
+    """Build the HTML with Jupyter Book beside the current ``_build/html``; swap it in only on success."""
+    staging = BUILD / ".staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(BOOK), "--config", str(ROOT / "_config.yml"),
+           "--toc", str(BOOK / "_toc.yml"), "--path-output", str(staging), "-W", "--keep-going", "-q"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    new = staging / "_build" / "html"
+    if proc.returncode != 0 or not (new / "index.html").exists():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+        raise ChapterFailed(f"the Jupyter Book build failed (previous _build/html left in place):\n{tail}")
+    final, old = BUILD / "html", BUILD / ".html-old"
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(new, final)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    return final

@@ -1,0 +1,127 @@
+"""The data model: a hidden r-dimensional subspace span(M) of R^d and binary tasks that read x only
+through z = M^T x.
+
+Shapes: ``M: (d, r)``; a batch of ``T`` tasks is a :class:`Tasks`; one call of :func:`sample` returns
+``X: (T, n, d)`` and ``Y: (T, n)`` for all tasks at once, labels in {-1, +1}.
+
+Families (PAPER.md, "Setting"):
+
+* ``linear``:    f_t(z) = sign(<v_t, z>),   v_t uniform on the unit sphere of R^r;
+* ``quadratic``: f_t(z) = sign(z^T A_t z),  A_t = sym(G) - tr(sym(G))/r I, scaled to ||A_t||_F = 1, so that
+  E[z^T A_t z] = 0 and the label is even in z (E[y x] = 0: no linear signal at all).
+
+Label noise flips each label independently with probability ``noise``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._validate import check_choice, check_float, check_int
+
+FAMILIES = ("linear", "quadratic")
+
+
+def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A seeded generator on ``device``; every random draw in the library takes one explicitly."""
+    g = torch.Generator(device=torch.device(device))
+    g.manual_seed(int(seed))
+    return g
+
+
+def random_subspace(d: int, r: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
+    """``M: (d, r)`` with orthonormal columns: the Q factor of a Gaussian (d, r) matrix."""
+    check_int("d", d, 1)
+    check_int("r", r, 1, d)
+    G = torch.randn(d, r, generator=generator, device=generator.device, dtype=torch.float64)
+    Q, R = torch.linalg.qr(G)
+    # Fix the sign ambiguity of QR so that M is a deterministic function of the draw.
+    Q = Q * torch.sign(torch.diagonal(R)).unsqueeze(0)
+    return Q.to(dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class Tasks:
+    """``T`` tasks of one family. ``params``: ``(T, r)`` for linear, ``(T, r, r)`` for quadratic."""
+
+    family: str
+    params: torch.Tensor
+    noise: float = 0.0
+
+    def __post_init__(self):
+        check_choice("family", self.family, FAMILIES)
+        check_float("noise", self.noise, 0.0, 0.5)
+        want = 2 if self.family == "linear" else 3
+        if self.params.dim() != want:
+            raise ValueError(f"params of a {self.family} family must have {want} dims, got {tuple(self.params.shape)}")
+
+    @property
+    def T(self) -> int:
+        return self.params.shape[0]
+
+    @property
+    def r(self) -> int:
+        return self.params.shape[1]
+
+    def __getitem__(self, idx) -> "Tasks":
+        """The tasks selected by a slice or index tensor (kept as a batch)."""
+        p = self.params[idx]
+        if p.dim() < self.params.dim():
+            p = p.unsqueeze(0)
+        return Tasks(self.family, p, self.noise)
+
+    def scores(self, Z: torch.Tensor) -> torch.Tensor:
+        """Real-valued scores s_t(z) whose sign is the clean label. ``Z: (T, n, r)`` -> ``(T, n)``."""
+        P = self.params.to(Z.dtype)
+        if self.family == "linear":
+            return torch.einsum("tnr,tr->tn", Z, P)
+        return torch.einsum("tnr,trs,tns->tn", Z, P, Z)
+
+    def clean_labels(self, Z: torch.Tensor) -> torch.Tensor:
+        """f_t(z) in {-1, +1} (sign(0) is taken as +1, a null event). ``Z: (T, n, r)`` -> ``(T, n)``."""
+        s = self.scores(Z)
+        return torch.where(s >= 0, torch.ones_like(s), -torch.ones_like(s))
+
+
+def draw_tasks(family: str, T: int, r: int, generator: torch.Generator, noise: float = 0.0,
+               dtype=torch.float32) -> Tasks:
+    """Draw ``T`` tasks of ``family`` in latent dimension ``r``."""
+    check_choice("family", family, FAMILIES)
+    check_int("T", T, 1)
+    check_int("r", r, 1)
+    dev = generator.device
+    if family == "linear":
+        v = torch.randn(T, r, generator=generator, device=dev, dtype=torch.float64)
+        v = v / v.norm(dim=1, keepdim=True)
+        return Tasks(family, v.to(dtype), noise)
+    G = torch.randn(T, r, r, generator=generator, device=dev, dtype=torch.float64)
+    A = (G + G.transpose(1, 2)) / 2
+    tr = torch.diagonal(A, dim1=1, dim2=2).sum(-1) / r
+    A = A - tr[:, None, None] * torch.eye(r, device=dev, dtype=A.dtype)
+    if r == 1:
+        raise ValueError("r must be >= 2 for the quadratic family (a traceless 1x1 matrix is zero), got 1")
+    A = A / A.flatten(1).norm(dim=1)[:, None, None]
+    return Tasks(family, A.to(dtype), noise)
+
+
+def sample(M: torch.Tensor, tasks: Tasks, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fresh samples for every task at once.
+
+    x ~ N(0, I_d) and y = f_t(M^T x), each label flipped with probability ``tasks.noise``.
+    Returns ``X: (T, n, d)`` and ``Y: (T, n)`` in ``M``'s dtype and device.
+    """
+    check_int("n", n, 1)
+    d = M.shape[0]
+    X = torch.randn(tasks.T, n, d, generator=generator, device=M.device, dtype=M.dtype)
+    Y = tasks.clean_labels(X @ M)
+    if tasks.noise > 0:
+        flip = torch.rand(tasks.T, n, generator=generator, device=M.device) < tasks.noise
+        Y = torch.where(flip, -Y, Y)
+    return X, Y
+
+
+def chunk_size(T: int, n: int, width: int, budget_elements: int) -> int:
+    """How many tasks to process at once so that a ``(chunk, n, width)`` tensor holds at most
+    ``budget_elements`` elements (at least one task per chunk)."""
+    return max(1, min(T, budget_elements // max(1, n * width)))
