@@ -67,8 +67,11 @@ def cache_key(chapter: Chapter, params: dict, profile: str) -> str:
 
 
 def _tidy(nb_path: Path) -> None:
-    """Hide the parameters cells in the rendered page (the chapter prints the values it ran with)."""
+    """Hide the parameters cells in the rendered page (the chapter prints the values it ran with), and drop
+    saved widget state: the book shows the explorers' static figures, and widget state would make myst-nb
+    load the widget manager from a CDN, which an offline reader cannot reach."""
     nb = nbformat.read(nb_path, as_version=4)
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
@@ -185,8 +188,61 @@ def _describe(o: Outcome) -> str:
     return f"{o.status:8s} {o.chapter} ({o.seconds:.1f} s)"
 
 
+MATHJAX_PARTS = ("tex-chtml.js", "input", "output", "ui", "a11y", "adaptors")
+
+
+def install_mathjax() -> Path:
+    """Copy MathJax 3 (from the pinned PyPI package django-static-mathjax) into ``book/_extra/mathjax``, so
+    the built book typesets its math with no internet access. ``_config.yml`` points ``mathjax_path`` there;
+    it is an ``html_extra_path`` (copied as is), not ``_static``, whose every .js Jupyter Book would load.)"""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise ChapterFailed("MathJax is missing: pip install -r requirements.txt (django-static-mathjax)")
+    src = Path(spec.submodule_search_locations[0]) / "static" / "mathjax" / "es5"
+    dest = BOOK / "_extra" / "mathjax"
+    if not (dest / "tex-chtml.js").exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        for part in MATHJAX_PARTS:
+            (shutil.copytree if (src / part).is_dir() else shutil.copy2)(src / part, dest / part)
+    return dest
+
+
+def write_provenance_page() -> Path:
+    """``book/_generated/provenance.md``: per chapter, what produced its numbers (from the provenance records
+    the runner wrote beside each executed chapter). Included by ``book/provenance.md``."""
+    out = BOOK / "_generated" / "provenance.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for c in CHAPTERS:
+        f = EXECUTED / f"{c.name}.provenance.json"
+        if not f.exists():
+            lines += [f"## {c.name}", "", "Not executed yet.", ""]
+            continue
+        rec = json.loads(f.read_text())
+        sw = rec["software"]
+        params = ", ".join(f"`{k}={v}`" for k, v in rec["parameters"].items())
+        lines += [
+            f"## {c.name} ({c.claim})", "",
+            "| | |", "|---|---|",
+            f"| profile | `{rec['profile']}` |",
+            f"| seeds | {', '.join(f'`{k}={v}`' for k, v in rec['seeds'].items()) or 'none'} |",
+            f"| wall time | {rec['wall_time_s']:.1f} s |",
+            f"| mtrl_lib | {sw['mtrl_lib']} at commit `{rec['git_commit']}` |",
+            f"| Python / torch / numpy | {sw['python']} / {sw['torch']} / {sw['numpy']} |",
+            f"| device | {rec['device']} |",
+            f"| platform | {sw['platform']} |", "",
+            f"Parameters: {params}", "",
+        ]
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
 def build_html(log=print) -> Path:
     """Build the HTML with Jupyter Book beside the current ``_build/html``; swap it in only on success."""
+    install_mathjax()
+    write_provenance_page()
     staging = BUILD / ".staging"
     if staging.exists():
         shutil.rmtree(staging)

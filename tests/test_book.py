@@ -10,14 +10,6 @@ from mtrl_lib.chapters import CHAPTERS, ROOT
 HTML = ROOT / "_build" / "html"
 
 
-@pytest.fixture(scope="module")
-def built_book():
-    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "book"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=900)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out
-
-
 @pytest.mark.slow
 def test_book_has_every_chapter_with_figures_and_glued_numbers(built_book):
     assert (HTML / "index.html").exists()

@@ -1,0 +1,136 @@
+"""Every page of the built quick book in headless Chromium (Debian's package, driven by Playwright).
+
+Requests to anything but the local server are aborted, so the test also proves the book works offline."""
+import functools
+import http.server
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+
+from mtrl_lib.chapters import CHAPTERS, ROOT
+
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def server(built_book):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: make browser-deps (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def pages():
+    """Every HTML page but index.html, which only redirects (checked on its own)."""
+    return sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
+                  if "_static" not in p.parts and "_sources" not in p.parts and p.name != "index.html"
+                  or p.parent != HTML and p.name == "index.html")
+
+
+def test_index_redirects_to_the_intro(built_book):
+    target = re.search(r'url=([^"]+)"', (HTML / "index.html").read_text()).group(1)
+    assert (HTML / target).exists()
+
+
+def _visit(browser, base, rel):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    host = urlparse(base).netloc
+
+    def route(r):
+        if urlparse(r.request.url).netloc == host:
+            r.continue_()
+        else:
+            errors.append(f"external request: {r.request.url}")
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(urljoin(base, rel), wait_until="load")
+    # Wait for MathJax to finish typesetting, where the page has it.
+    page.evaluate("""() => (window.MathJax && MathJax.startup && MathJax.startup.promise)
+                             ? MathJax.startup.promise : null""")
+    return page, errors
+
+
+def test_every_page_renders_offline_without_errors(browser, server):
+    rels = pages()
+    assert "intro.html" in rels and len(rels) >= len(CHAPTERS) + 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for rel in rels:
+        page, errors = _visit(browser, server, rel)
+        problems += [f"{rel}: {e}" for e in errors]
+        text = page.inner_text("body")
+        for bad in ("$$", "\\frac", "\\mathbb", "<Figure size", "Error displaying widget", "<IPython.core"):
+            if bad in text:
+                problems.append(f"{rel}: visible text contains {bad!r}")
+        if "{glue" in text:
+            problems.append(f"{rel}: an unresolved glue role is visible")
+        for src, w, h in page.eval_on_selector_all(
+                "img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.naturalHeight])"):
+            if not (w > 0 and h > 0):
+                problems.append(f"{rel}: image {src} has natural size {w}x{h}")
+        for empty in page.eval_on_selector_all(".pasted-text", "els => els.filter(e => !e.textContent.trim()).length"), :
+            if empty:
+                problems.append(f"{rel}: {empty} empty glued values")
+        if rel.startswith("chapters/"):
+            n_math = page.eval_on_selector_all("mjx-container", "els => els.length")
+            if n_math == 0:
+                problems.append(f"{rel}: no typeset math (MathJax did not run)")
+            page.screenshot(path=str(SHOTS / (Path(rel).stem + ".png")), full_page=False)
+        page.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_every_internal_link_resolves(browser, server):
+    problems = []
+    ids_cache = {}
+    for rel in pages():
+        page, _ = _visit(browser, server, rel)
+        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        page.close()
+        for href in hrefs:
+            u = urlparse(href)
+            if u.netloc != urlparse(server).netloc or u.scheme not in ("http", "https"):
+                continue
+            target = HTML / u.path.lstrip("/")
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                problems.append(f"{rel}: broken link {href}")
+                continue
+            if u.fragment and target.suffix == ".html":
+                ids = ids_cache.setdefault(target, set(re.findall(r'id="([^"]+)"', target.read_text())))
+                if u.fragment not in ids:
+                    problems.append(f"{rel}: missing anchor #{u.fragment} in {target.relative_to(HTML)}")
+    assert not problems, "\n".join(problems)
