@@ -79,16 +79,20 @@ def _tidy(nb_path: Path) -> None:
     nbformat.write(nb, nb_path)
 
 
-def _failure_message(chapter: str, err: Exception) -> str:
-    try:
-        from papermill.exceptions import PapermillExecutionError
-    except ImportError:  # pragma: no cover
-        PapermillExecutionError = ()
+def _failure_message(chapter: Chapter, err: Exception) -> str:
+    """One line: the chapter, the failing cell (its index in the source notebook, counting from 0, and its
+    first line) and the error."""
+    from papermill.exceptions import PapermillExecutionError
+
     if isinstance(err, PapermillExecutionError):
+        # papermill inserts its injected-parameters cell right after the `parameters` cell: map back.
+        src = nbformat.read(chapter.notebook, as_version=4)
+        p = next((i for i, c in enumerate(src.cells) if "parameters" in c.metadata.get("tags", [])), None)
+        index = err.cell_index - 1 if p is not None and err.cell_index > p else err.cell_index
         first = next((ln for ln in err.source.splitlines() if ln.strip()), "")
-        return (f"chapter {chapter} failed in cell {err.cell_index} (execution count {err.exec_count}, "
-                f"starting `{first.strip()[:80]}`): {err.ename}: {err.evalue}")
-    return f"chapter {chapter} failed: {type(err).__name__}: {err}"
+        return (f"chapter {chapter.name} failed in cell {index} of notebooks/{chapter.notebook.name} "
+                f"(starting `{first.strip()[:80]}`): {err.ename}: {err.evalue}")
+    return f"chapter {chapter.name} failed: {type(err).__name__}: {err}"
 
 
 def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", progress: bool = False,
@@ -113,7 +117,7 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
         pm.execute_notebook(str(chapter.notebook), str(tmp), parameters=nb_params, kernel_name="python3",
                             cwd=str(chapter.notebook.parent), progress_bar=progress, log_output=False)
     except Exception as e:  # papermill raises PapermillExecutionError, or kernel errors
-        raise ChapterFailed(_failure_message(chapter.name, e)) from None
+        raise ChapterFailed(_failure_message(chapter, e)) from None
     finally:
         for k, v in old.items():
             if v is None:
@@ -251,7 +255,10 @@ def build_html(log=print) -> Path:
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     new = staging / "_build" / "html"
     if proc.returncode != 0 or not (new / "index.html").exists():
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+        lines = (proc.stdout + proc.stderr).strip().splitlines()
+        # Sphinx's warnings (each fails the build) say what is wrong; the traceback after them does not.
+        tail = "\n".join([ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln][:30]
+                         or lines[-30:])
         raise ChapterFailed(f"the Jupyter Book build failed (previous _build/html left in place):\n{tail}")
     final, old = BUILD / "html", BUILD / ".html-old"
     if old.exists():

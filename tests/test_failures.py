@@ -1,0 +1,72 @@
+"""A chapter that fails during `book`: named with its cell and error, exit 1, previous HTML and results kept."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from mtrl_lib.chapters import ROOT, get_chapter
+
+pytestmark = pytest.mark.slow
+
+
+def test_failing_chapter_is_named_and_keeps_previous_book(built_book):
+    chapter = get_chapter("01_pseudo_contrastive")
+    html = ROOT / "_build" / "html"
+    kept = [html / "index.html", html / "chapters" / "01_pseudo_contrastive.html",
+            ROOT / "book" / "chapters" / "01_pseudo_contrastive.ipynb",
+            ROOT / "book" / "chapters" / "01_pseudo_contrastive.json"]
+    before = {p: p.read_bytes() for p in kept}
+    source = chapter.notebook.read_bytes()
+    nb = nbformat.reads(source.decode(), as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])) + 1
+    bad = nbformat.v4.new_code_cell('raise RuntimeError("deliberate failure for the test")')
+    bad["id"] = "deliberate-failure"
+    nb.cells.insert(at, bad)
+    try:
+        nbformat.write(nb, chapter.notebook)
+        out = subprocess.run([sys.executable, "-m", "mtrl_lib", "book"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=900)
+    finally:
+        chapter.notebook.write_bytes(source)
+    assert out.returncode == 1
+    msg = out.stdout + out.stderr
+    assert f"chapter 01_pseudo_contrastive failed in cell {at}" in msg
+    assert "RuntimeError: deliberate failure for the test" in msg
+    assert "_build/html is unchanged" in msg
+    assert "Traceback" not in msg
+    for p, data in before.items():
+        assert p.read_bytes() == data, f"{p} was overwritten by a failed build"
+    # Restored: the next build recognises the chapter as unchanged and does not execute it again.
+    again = subprocess.run([sys.executable, "-m", "mtrl_lib", "book"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=900)
+    assert again.returncode == 0 and "cached   01_pseudo_contrastive" in again.stdout
+
+
+def test_book_rejects_bad_jobs_with_exit_2():
+    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "book", "--jobs", "0"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: --jobs must be an integer >= 1, got 0"
+
+
+def test_provenance_records_and_page(built_book):
+    page = (ROOT / "_build" / "html" / "provenance.html").read_text()
+    from mtrl_lib.chapters import CHAPTERS
+
+    for c in CHAPTERS:
+        rec = json.loads((ROOT / "book" / "chapters" / f"{c.name}.provenance.json").read_text())
+        assert rec["chapter"] == c.name and rec["profile"] == "quick"
+        assert set(rec["software"]) >= {"python", "torch", "numpy", "mtrl_lib"}
+        assert rec["wall_time_s"] > 0 and rec["git_commit"]
+        assert c.name in page
+    assert "Not executed yet" not in page
+
+
+def test_no_progress_bar_debris_in_pages(built_book):
+    import re
+
+    for f in (ROOT / "_build" / "html" / "chapters").glob("*.html"):
+        text = f.read_text()
+        assert not re.search(r"\d+%\|", text) and "it/s]" not in text, f.name
