@@ -1,7 +1,8 @@
 """Glue a computed number into the book's prose, and read the glued numbers back.
 
 A chapter calls :func:`glue` for every number its text quotes (``{glue:text}`name:.3f``` in the MyST
-prose). The value is stored in the executed notebook as a myst-nb glue output; :func:`read_glued` reads
+prose, ``{glue:text}`chapters/NN_name.ipynb::name:.3f``` from another page; strings such as a claim's
+verdict the same way, with the format ``:s`` when pasted from another page). The value is stored in the executed notebook as a myst-nb glue output; :func:`read_glued` reads
 all of them back from an executed notebook for the runner's ``CHAPTER.json``.
 """
 from __future__ import annotations
@@ -27,6 +28,16 @@ def _plain(value):
     raise TypeError(f"glue values must be numbers or strings, got {type(value).__name__}")
 
 
+class _Text(str):
+    """A string whose text/plain form is itself, not its repr: the prose shows it without quotes."""
+
+    def __repr__(self):
+        return str(self)
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))
+
+
 def glue(name: str, value, display: bool = False):
     """Record ``value`` under ``name`` for the prose (myst-nb glue) and for ``CHAPTER.json``."""
     from myst_nb import glue as _glue
@@ -34,6 +45,8 @@ def glue(name: str, value, display: bool = False):
     value = _plain(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"glued value {name} is not finite ({value}); the chapter's computation failed")
+    if isinstance(value, str):
+        value = _Text(value)
     _glue(name, value, display=display)
 
 
@@ -43,13 +56,16 @@ def read_glued(nb: nbformat.NotebookNode) -> dict:
     for cell in nb.cells:
         for o in cell.get("outputs", []):
             meta = o.get("metadata", {}).get("scrapbook")
-            key = (meta or {}).get("mime_prefix", "") + "text/plain"
-            if not meta or key not in o.get("data", {}):
+            if not meta:
                 continue
-            if any("image/" in k for k in o["data"]):
+            data, prefix = o.get("data", {}), meta.get("mime_prefix", "")
+            if any("image/" in k for k in data):
                 continue
+            if prefix + "text/plain" not in data:
+                continue
+            text = data[prefix + "text/plain"]
             try:
-                out[meta["name"]] = ast.literal_eval(o["data"][key])
+                out[meta["name"]] = ast.literal_eval(text)
             except (ValueError, SyntaxError):
-                continue
+                out[meta["name"]] = text          # a glued string (see _Text)
     return out

@@ -159,6 +159,21 @@ def pull_push(p: Params) -> dict:
     }
 
 
+def verdict(result: dict) -> str:
+    """C1 holds when the training gradient equals the closed form to round-off, the empirical kernel is
+    within twice the expected Monte-Carlo maximum of 1 - 2 theta / pi, and a step pulls kappa > 0 pairs
+    together and pushes kappa < 0 pairs apart."""
+    g, k, u = result["grad"], result["kappa"], result["pull"]
+    failed = [name for name, ok in [
+        ("gradient identity", g["grad_rel_err"] <= 1e-5),
+        ("kernel shape", k["max_dev"] <= 2 * k["mc_max"]),
+        ("pull/push", u["mean_pos"] > 0 > u["mean_neg"] and u["corr"] > 0),
+    ] if not ok]
+    return "reproduced" if not failed else "not reproduced (" + ", ".join(failed) + ")"
+
+
 def run(p: Params) -> dict:
-    """All of chapter 1's numbers."""
-    return {"grad": gradient_check(p), "kappa": kappa_check(p), "pull": pull_push(p)}
+    """All of chapter 1's numbers, and the verdict on C1 they support."""
+    result = {"grad": gradient_check(p), "kappa": kappa_check(p), "pull": pull_push(p)}
+    result["verdict"] = verdict(result)
+    return result
