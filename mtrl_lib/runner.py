@@ -240,6 +240,24 @@ def write_provenance_page() -> Path:
             f"Parameters: {params}", "",
         ]
     out.write_text("\n".join(lines) + "\n")
+    write_timings_table()
+    return out
+
+
+def write_timings_table() -> Path:
+    """``book/_generated/timings.md``: how long each chapter took in the run that produced this book."""
+    out = BOOK / "_generated" / "timings.md"
+    rows, total = ["| chapter | claim | profile | wall time | device |", "|---|---|---|---|---|"], 0.0
+    for c in CHAPTERS:
+        f = EXECUTED / f"{c.name}.provenance.json"
+        if f.exists():
+            rec = json.loads(f.read_text())
+            total += rec["wall_time_s"]
+            rows.append(f"| {c.name} | {c.claim} | `{rec['profile']}` | {rec['wall_time_s']:.0f} s | {rec['device']} |")
+        else:
+            rows.append(f"| {c.name} | {c.claim} | | not executed yet | |")
+    rows.append(f"| **all chapters** | | | **{total:.0f} s** | |")
+    out.write_text("\n".join(rows) + "\n")
     return out
 
 
