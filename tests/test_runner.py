@@ -75,6 +75,7 @@ def test_run_chapter1_writes_json_deterministically(tmp_path):
         assert res.returncode == 0, res.stderr
     data = json.loads((a / "01_pseudo_contrastive.json").read_text())
     assert data["c1_grad_rel_err"] <= 1e-5
+    assert data["c1_verdict"] == "reproduced"
     assert {"c1_kappa_max_dev", "c1_kappa_mc_max", "c1_pull_corr"} <= set(data)
     assert (a / "01_pseudo_contrastive.json").read_bytes() == (b / "01_pseudo_contrastive.json").read_bytes()
     prov = json.loads((a / "01_pseudo_contrastive.provenance.json").read_text())
