@@ -29,6 +29,17 @@ def _standardise(P_train: torch.Tensor, P_test: torch.Tensor):
     return z(P_train), z(P_test)
 
 
+def _spd_solve(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """Solve A X = B for symmetric positive definite ``A: (..., k, k)`` by Cholesky.
+
+    Every system here is SPD (a Gram or Hessian matrix plus lam I, lam > 0). Cholesky is also the safe
+    choice on the pinned CPU build: its batched LU solve (``torch.linalg.solve``) hangs or fails with
+    "Pivots given to lu_solve must all be greater or equal to 1" for some batch sizes (e.g. 10 systems of
+    size 150-200) when torch runs on 2 threads."""
+    L = torch.linalg.cholesky(A)
+    return torch.cholesky_solve(B, L)
+
+
 def fit_ridge(P: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
     """Ridge head, batched over tasks.  ``P: (B, n, k)``, ``y: (B, n)`` -> ``w: (B, k)``.
 
@@ -36,10 +47,10 @@ def fit_ridge(P: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
     B, n, k = P.shape
     if n <= k:
         K = P @ P.transpose(1, 2) + n * lam * torch.eye(n, dtype=P.dtype, device=P.device)
-        alpha = torch.linalg.solve(K, y.unsqueeze(-1))
+        alpha = _spd_solve(K, y.unsqueeze(-1))
         return (P.transpose(1, 2) @ alpha).squeeze(-1)
     G = P.transpose(1, 2) @ P + n * lam * torch.eye(k, dtype=P.dtype, device=P.device)
-    return torch.linalg.solve(G, P.transpose(1, 2) @ y.unsqueeze(-1)).squeeze(-1)
+    return _spd_solve(G, P.transpose(1, 2) @ y.unsqueeze(-1)).squeeze(-1)
 
 
 def fit_logistic(P: torch.Tensor, y: torch.Tensor, lam: float, iters: int = 25) -> torch.Tensor:
@@ -55,7 +66,7 @@ def fit_logistic(P: torch.Tensor, y: torch.Tensor, lam: float, iters: int = 25) 
         grad = -torch.einsum("bnk,bn->bk", P, y * s) / n + lam * w
         D = s * (1 - s)
         H = torch.einsum("bnk,bn,bnj->bkj", P, D, P) / n + lam * eye
-        w = w - torch.linalg.solve(H, grad.unsqueeze(-1)).squeeze(-1)
+        w = w - _spd_solve(H, grad.unsqueeze(-1)).squeeze(-1)
     return w
 
 
