@@ -15,9 +15,25 @@ Gradients are analytic (one pass, no autograd graph): with u = y f and g_ti = l'
     grad_{a_t} L_t = (1/m) sum_i g_ti phi(x_ti)                                    (T, m)
     grad_W  L      = (1/(T m)) sum_{t,i} g_ti (a_t * 1[W x_ti + b > 0]) x_ti^T        (m, d)
 
-the latter a single (m, T n) x (T n, d) matrix product. Tasks are processed in chunks sized from
-``memory_budget_gb`` so that memory stays bounded however large T * n * d is. ``tests/test_train.py``
-checks both gradients against autograd.
+``tests/test_train.py`` checks both against autograd.
+
+How a round is computed (the hot loop of every chapter; see the Performance page):
+
+* batched over tasks: the samples of all tasks of a chunk are one ``(Tc n, d)`` matrix, so a phase is one
+  large matrix product ``X [W^T | M]`` (features and, in the extra columns, the latent coordinates
+  ``z = M^T x`` that give the labels: sampling is fused with the forward pass, X is read once), a few
+  in-place elementwise passes, batched matrix-vector products for ``f`` and the head update, and for the
+  feature phase one ``(m, Tc n) x (Tc n, d)`` product accumulated in place into grad_W;
+* no autograd graph and no needless copies: X is drawn in place into a buffer allocated once per run,
+  the pre-activations are overwritten by the features, then by the mask times the heads (phi > 0 exactly
+  when W x + b > 0), and the per-sample factor g is folded into whichever of X or the mask is smaller;
+* head phase and feature phase run chunk by chunk (W is fixed during a round, so the feature phase of a
+  chunk may follow its own head phase), with ``Tc`` from ``memory_budget_gb`` (:meth:`TrainConfig.chunk`):
+  every tensor train() holds, the buffers above included, fits the budget however large T n d is.
+
+For one chunk (the default whenever the run fits the budget) the random stream is the same as drawing
+``X1, Y1`` then ``X2, Y2`` with :func:`mtrl_lib.tasks.sample`. A different chunking draws the same
+distribution in another order, so a run is reproducible for a given seed and ``memory_budget_gb``.
 """
 from __future__ import annotations
 
@@ -31,7 +47,7 @@ from .losses import LOSSES, loss_grad, loss_value
 from .metrics import energy, subspace_error
 from .model import init_weights, output_scale
 from .progress import progress_bar
-from .tasks import FAMILIES, Tasks, chunk_size, draw_tasks, make_generator, random_subspace, sample
+from .tasks import FAMILIES, Tasks, chunk_size, draw_tasks, make_generator, random_subspace
 
 HEAD_MODES = ("adapted", "frozen", "zero")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -107,11 +123,37 @@ class TrainConfig:
         return DTYPES[self.dtype]
 
     def chunk(self) -> int:
-        """Tasks per chunk: the largest (chunk, n, max(d, m)) working set that fits about a quarter of the
-        memory budget (a round holds X, the pre-activations and their gradient at once)."""
+        """Tasks per chunk: the most whose working set (:meth:`working_set`) fits ``memory_budget_gb``
+        (at least one)."""
         elem = torch.finfo(self.torch_dtype).bits // 8
-        budget = int(self.memory_budget_gb * 2**30 / elem / 4)
-        return chunk_size(self.T, max(self.n1, self.n2), max(self.d, self.m), budget)
+        budget = int(self.memory_budget_gb * 2**30) // elem
+        fixed, per_task = self._footprint()
+        return chunk_size(self.T, 1, per_task, budget - fixed)
+
+    def working_set(self, chunk: int | None = None) -> int:
+        """Elements held at once by :func:`train` with ``chunk`` tasks per chunk (default :meth:`chunk`):
+        the sample buffer X, the pre-activation buffer, per-sample vectors and the per-run state."""
+        fixed, per_task = self._footprint()
+        return fixed + (self.chunk() if chunk is None else chunk) * per_task
+
+    def _footprint(self) -> tuple[int, int]:
+        """(elements independent of the chunk, elements per task of a chunk)."""
+        d, m, r, T = self.d, self.m, self.r, self.T
+        n = max(self.n1, self.n2) if self.head_mode == "adapted" else self.n2
+        width = padded_width(m + r)
+        # per sample: a row of X (d), of [W x + b | M^T x] (width), and about 16 scalars (f, g, labels, loss,
+        # scores, noise flips and their temporaries)
+        per_task = n * (d + width + 16)
+        # [W^T | M]; W, its initial copy, grad_W and the metrics' float64 SVD of W (copy and factors, counted
+        # as 12 m d in all); heads A (T, m) with the finiteness check's temporaries; M and the task parameters
+        fixed = d * width + 12 * m * d + 3 * T * m + T * r * r + 4 * d * r
+        return fixed, per_task
+
+
+def padded_width(k: int) -> int:
+    """Columns of the fused product ``X [W^T | M | 0]``: m + r rounded up to a multiple of 8, which keeps the
+    BLAS kernels on their fast path (an odd width such as 205 runs the product about twice as slowly)."""
+    return -(-k // 8) * 8
 
 
 def stream_seed(seed: int, stream: str) -> int:
@@ -156,31 +198,144 @@ def init_heads(cfg: TrainConfig, T: int, device, dtype) -> torch.Tensor:
     return A.to(dtype)
 
 
+def _predict(phi: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """f_ti = a_t^T phi_ti / m as (Tc, n). Written as a batched row-vector times matrix, (1, m) x (m, n): the
+    BLAS kernel for that shape is several times faster than the batched matrix-vector (n, m) x (m, 1)."""
+    return torch.bmm(A.unsqueeze(1), phi.transpose(1, 2)).squeeze(1) * output_scale(phi.shape[2])
+
+
+def _head_update(phi: torch.Tensor, A: torch.Tensor, Y: torch.Tensor, loss: str, eta_a: float) -> None:
+    """A <- A - eta_a m grad_A, in place.  phi: (Tc, n, m) features (any strides), A: (Tc, m), Y: (Tc, n)."""
+    n, m = phi.shape[1], phi.shape[2]
+    f = _predict(phi, A)
+    g = loss_grad(f, Y, loss) * (eta_a / n)
+    # m * grad_a = m * (1/m) phi^T g: a batched (1, n) x (n, m) product added in place into A
+    A.unsqueeze(1).baddbmm_(g.unsqueeze(1), phi, alpha=-1.0)
+
+
+def _feature_accumulate(phi: torch.Tensor, X: torch.Tensor, A: torch.Tensor, Y: torch.Tensor, loss: str,
+                        T_total: int, gW: torch.Tensor, clobber_x: bool) -> torch.Tensor:
+    """gW += m grad_W of (1/T_total) sum_t L_t over this chunk's tasks; returns the chunk's summed loss / n.
+
+    phi: (Tc, n, m) features, overwritten (by the mask times the heads); X: (Tc, n, d), overwritten only when
+    ``clobber_x`` (the training buffers); A: (Tc, m); gW: (m, d) accumulator."""
+    Tc, n, m = phi.shape
+    f = _predict(phi, A)
+    total = loss_value(f, Y, loss).sum() / n
+    g = loss_grad(f, Y, loss) * (1.0 / (n * T_total))
+    # m * (1/m) * g_ti a_t 1[pre > 0]; the 1/m of the output scale cancels the m of the step convention.
+    # phi > 0 exactly where pre > 0, so the mask is computed in place from phi.
+    dpre = phi.gt_(0).mul_(A.unsqueeze(1))
+    if clobber_x and X.shape[-1] <= m:
+        X.mul_(g.unsqueeze(-1))           # fold g into the smaller operand
+    else:
+        dpre.mul_(g.unsqueeze(-1))
+    gW.addmm_(dpre.flatten(0, 1).T, X.flatten(0, 1))
+    return total
+
+
+def _features(W, b, X) -> torch.Tensor:
+    """relu(X W^T + b) as (Tc, n, m), computed as one (Tc n, d) x (d, m) product."""
+    Tc, n, d = X.shape
+    return torch.addmm(b, X.reshape(Tc * n, d), W.T).relu_().view(Tc, n, W.shape[0])
+
+
 def head_step(W, b, A, X, Y, loss: str, eta_a: float) -> torch.Tensor:
-    """One head step for a chunk of tasks: returns a_t - eta_a m grad_{a_t} L_t.  X: (Tc, n, d), A: (Tc, m)."""
-    n, m = X.shape[1], W.shape[0]
-    phi = torch.relu(torch.baddbmm(b.expand(X.shape[0], 1, m), X, W.T.expand(X.shape[0], *W.T.shape)))
-    f = torch.bmm(phi, A.unsqueeze(-1)).squeeze(-1) * output_scale(m)
-    g = loss_grad(f, Y, loss) / n
-    # m * grad_a = m * (1/m) phi^T g
-    return A - eta_a * torch.bmm(g.unsqueeze(1), phi).squeeze(1)
+    """One head step for a chunk of tasks: returns a_t - eta_a m grad_{a_t} L_t.  X: (Tc, n, d), A: (Tc, m).
+
+    (The training loop calls the same kernel on its own buffers, in place.)"""
+    A = A.clone()
+    _head_update(_features(W, b, X), A, Y, loss, eta_a)
+    return A
 
 
 def feature_grad(W, b, A, X, Y, loss: str, T_total: int) -> tuple[torch.Tensor, torch.Tensor]:
     """m * grad_W of (1/T) sum_t L_t restricted to this chunk's tasks, and the chunk's summed loss.
 
-    X: (Tc, n, d), Y: (Tc, n), A: (Tc, m)  ->  (m, d), scalar."""
-    Tc, n, d = X.shape
-    m = W.shape[0]
-    Xf = X.reshape(Tc * n, d)
-    pre = torch.addmm(b, Xf, W.T).view(Tc, n, m)
-    phi = torch.relu(pre)
-    f = torch.bmm(phi, A.unsqueeze(-1)).squeeze(-1) * output_scale(m)
-    g = loss_grad(f, Y, loss) / (n * T_total)
-    # m * (1/m) * g_ti a_t 1[pre > 0]; the 1/m of the output scale cancels the m of the step convention
-    dpre = (g.unsqueeze(-1) * A.unsqueeze(1)).masked_fill_(pre <= 0, 0.0)
-    gW = dpre.view(Tc * n, m).T @ Xf
-    return gW, loss_value(f, Y, loss).sum() / n
+    X: (Tc, n, d), Y: (Tc, n), A: (Tc, m)  ->  (m, d), scalar.  X is left untouched."""
+    gW = W.new_zeros(W.shape)
+    total = _feature_accumulate(_features(W, b, X), X, A, Y, loss, T_total, gW, clobber_x=False)
+    return gW, total
+
+
+class Round:
+    """The buffers of one training run and its round, sized once from the chunk (see the module docstring).
+
+    ``step(W, A, data_gen)`` runs one round: the head phase (in place on ``A``, when ``adapted``) and the
+    feature phase, chunk by chunk, and returns ``(grad_W, summed loss / n2)`` (``grad_W`` is ``m`` times the
+    gradient, the training convention; the buffer is reused by the next call). ``draw`` (for tests) replaces
+    the Gaussian draw: ``draw(phase, start, stop, out)`` fills ``out: (stop - start, n, d)`` in place."""
+
+    def __init__(self, cfg: TrainConfig, M: torch.Tensor, tasks: Tasks, b: torch.Tensor, chunk: int | None = None,
+                 draw=None):
+        self.cfg, self.tasks, self.draw = cfg, tasks, draw
+        dev, dt = M.device, M.dtype
+        d, r, m = cfg.d, cfg.r, cfg.m
+        self.adapted = cfg.head_mode == "adapted"
+        self.C = cfg.chunk() if chunk is None else int(chunk)
+        self.chunks = [(s, min(s + self.C, cfg.T)) for s in range(0, cfg.T, self.C)]
+        n = max(cfg.n1, cfg.n2) if self.adapted else cfg.n2
+        rows = min(self.C, cfg.T) * n
+        width = padded_width(m + r)
+        self.X = torch.empty(rows, d, device=dev, dtype=dt)
+        self.P = torch.empty(rows, width, device=dev, dtype=dt)
+        self.WM = torch.zeros(d, width, device=dev, dtype=dt)
+        self.WM[:, m:m + r] = M
+        self.bias = None
+        if bool((b != 0).any()):
+            self.bias = torch.zeros(width, device=dev, dtype=dt)
+            self.bias[:m] = b
+        self.gW = torch.empty(m, d, device=dev, dtype=dt)
+
+    def _sample_features(self, phase: int, s: int, e: int, n: int, gen):
+        """Fresh samples for tasks s:e and, in one product, their features and labels."""
+        Tc, d, m, r = e - s, self.cfg.d, self.cfg.m, self.cfg.r
+        X = self.X[:Tc * n]
+        if self.draw is None:
+            X.normal_(generator=gen)
+        else:
+            self.draw(phase, s, e, X.view(Tc, n, d))
+        P = self.P[:Tc * n]
+        if self.bias is None:
+            torch.mm(X, self.WM, out=P)
+        else:
+            torch.addmm(self.bias, X, self.WM, out=P)
+        tasks = self.tasks[s:e]
+        Y = tasks.clean_labels(P[:, m:m + r].unflatten(0, (Tc, n)))
+        if tasks.noise > 0:
+            flip = torch.rand(Tc, n, generator=gen, device=X.device) < tasks.noise
+            Y = torch.where(flip, -Y, Y)
+        phi = P[:, :m].relu_().unflatten(0, (Tc, n))
+        return X.view(Tc, n, d), phi, Y
+
+    def step(self, W: torch.Tensor, A: torch.Tensor, gen) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg, m = self.cfg, self.cfg.m
+        self.WM[:, :m].copy_(W.T)
+        gW = self.gW.zero_()
+        total = torch.zeros((), device=W.device, dtype=W.dtype)
+        for s, e in self.chunks:
+            Ac = A[s:e]
+            if self.adapted:
+                _, phi, Y = self._sample_features(0, s, e, cfg.n1, gen)
+                _head_update(phi, Ac, Y, cfg.loss, cfg.eta_a)
+            X, phi, Y = self._sample_features(1, s, e, cfg.n2, gen)
+            total += _feature_accumulate(phi, X, Ac, Y, cfg.loss, cfg.T, gW, clobber_x=True)
+        return gW, total
+
+    def update(self, W: torch.Tensor, A: torch.Tensor, gen) -> tuple[float, bool]:
+        """One full round in place on ``W`` and ``A``: :meth:`step`, then W <- W - eta_W (grad_W + weight
+        decay) and the optional row renormalisation. Returns the feature-phase loss (mean over tasks) and
+        whether the loss, W and A are all finite, in one device-to-host transfer."""
+        cfg = self.cfg
+        gW, total = self.step(W, A, gen)
+        if cfg.weight_decay:
+            gW.add_(W, alpha=cfg.weight_decay)
+        W.sub_(gW, alpha=cfg.eta_W)
+        if cfg.renorm:
+            W.div_(W.norm(dim=1, keepdim=True).clamp_min_(1e-12))
+        ok = torch.isfinite(total) & torch.isfinite(W).all() & torch.isfinite(A).all()
+        loss, ok = torch.stack([total / cfg.T, ok.to(total.dtype)]).tolist()
+        return loss, bool(ok)
 
 
 def train(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks | None = None,
@@ -201,8 +356,7 @@ def train(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks | Non
     W_init = W.clone()
     A = init_heads(cfg, cfg.T, dev, dt)
     data_gen = make_generator(stream_seed(cfg.seed, "data"), dev)
-    C = cfg.chunk()
-    chunks = [slice(s, min(s + C, cfg.T)) for s in range(0, cfg.T, C)]
+    rnd = Round(cfg, M, tasks, b)
 
     hist = {"round": [], "subspace_error": [], "energy": [], "loss": []}
 
@@ -215,24 +369,8 @@ def train(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks | Non
     record(0, float("nan"))
     bar = progress_bar(range(cfg.rounds), progress, desc=f"train T={cfg.T}")
     for k in bar:
-        if cfg.head_mode == "adapted":
-            for c in chunks:
-                X, Y = sample(M, tasks[c], cfg.n1, data_gen)
-                A[c] = head_step(W, b, A[c], X, Y, cfg.loss, cfg.eta_a)
-        gW = torch.zeros_like(W)
-        total = 0.0
-        for c in chunks:
-            X, Y = sample(M, tasks[c], cfg.n2, data_gen)
-            g, l = feature_grad(W, b, A[c], X, Y, cfg.loss, cfg.T)
-            gW += g
-            total += float(l)
-        if cfg.weight_decay:
-            gW += cfg.weight_decay * W
-        W -= cfg.eta_W * gW
-        if cfg.renorm:
-            W /= W.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        loss = total / cfg.T
-        if not (np.isfinite(loss) and bool(torch.isfinite(W).all()) and bool(torch.isfinite(A).all())):
+        loss, ok = rnd.update(W, A, data_gen)
+        if not ok:
             raise DivergenceError(
                 f"training diverged at round {k + 1} (non-finite loss or weights) with eta_W = {cfg.eta_W:g}, "
                 f"eta_a = {cfg.eta_a:g}: lower the step sizes (try eta_W = {cfg.eta_W / 10:g})")
