@@ -64,7 +64,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_book(args) -> int:
-    from .runner import ChapterFailed, build_html, execute_all
+    from .bookcache import book_lock
+    from .runner import BUILD, ChapterFailed, build_html, execute_all
 
     if args.jobs < 1:
         raise ValueError(f"--jobs must be an integer >= 1, got {args.jobs}")
@@ -74,17 +75,18 @@ def cmd_book(args) -> int:
     for c in CHAPTERS:
         resolve(c, args.profile, {})
     start = time.perf_counter()
-    outcomes = execute_all(args.profile, args.jobs)
-    failed = [o for o in outcomes if o.status == "failed"]
-    if failed:
-        print(f"{len(failed)} chapter(s) failed; the book was not rebuilt and _build/html is unchanged.",
-              file=sys.stderr)
-        return 1
-    try:
-        html = build_html()
-    except ChapterFailed as e:
-        print(str(e), file=sys.stderr)
-        return 1
+    with book_lock(BUILD / ".book.lock"):  # one book build at a time in this tree (see mtrl_lib.bookcache)
+        outcomes = execute_all(args.profile, args.jobs)
+        failed = [o for o in outcomes if o.status == "failed"]
+        if failed:
+            print(f"{len(failed)} chapter(s) failed; the book was not rebuilt and _build/html is unchanged.",
+                  file=sys.stderr)
+            return 1
+        try:
+            html = build_html()
+        except ChapterFailed as e:
+            print(str(e), file=sys.stderr)
+            return 1
     print(f"book built in {time.perf_counter() - start:.1f} s: {html / 'index.html'}")
     return 0
 

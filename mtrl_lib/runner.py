@@ -26,6 +26,8 @@ from pathlib import Path
 
 import nbformat
 
+from .bookcache import code_digest, refresh_prose, write_atomic
+from .bookcache import read as read_notebook
 from .chapters import CHAPTERS, ROOT, Chapter
 from .glue import read_glued
 from .params import resolve, to_papermill
@@ -57,9 +59,10 @@ def _source_digest() -> str:
 
 
 def cache_key(chapter: Chapter, params: dict, profile: str) -> str:
-    """Hash of everything a chapter's output depends on: notebook, parameters, profile, library source."""
+    """Hash of everything a chapter's output depends on: the notebook's code (its prose is refreshed without
+    executing, see :mod:`mtrl_lib.bookcache`), parameters, profile, library source."""
     h = hashlib.sha256()
-    h.update(chapter.notebook.read_bytes())
+    h.update(code_digest(read_notebook(chapter.notebook)).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
     h.update(profile.encode())
     h.update(_source_digest().encode())
@@ -144,16 +147,17 @@ def _execute_for_book(name: str, profile: str, threads: int) -> Outcome:
     nb_params = to_papermill(params)
     key = cache_key(chapter, nb_params, profile)
     key_file = EXECUTED / ".cache" / f"{name}.key"
-    if key_file.exists() and key_file.read_text() == key and (EXECUTED / f"{name}.ipynb").exists():
-        return Outcome(name, "cached", 0.0)
+    outputs = [EXECUTED / f"{name}{suffix}" for suffix in (".ipynb", ".json", ".provenance.json")]
+    if key_file.exists() and key_file.read_text() == key and all(p.exists() for p in outputs):
+        if refresh_prose(chapter.notebook, outputs[0]):
+            return Outcome(name, "cached", 0.0)
     start = time.perf_counter()
     try:
         execute(chapter, params, EXECUTED, profile, threads=threads)
     except ChapterFailed as e:
         return Outcome(name, "failed", time.perf_counter() - start, str(e))
-    key_file.parent.mkdir(parents=True, exist_ok=True)
     # Written after the results are in place: a crash in between costs a re-run, never a stale skip.
-    key_file.write_text(key)
+    write_atomic(key_file, key)
     return Outcome(name, "executed", time.perf_counter() - start)
 
 
