@@ -6,6 +6,13 @@ regularisation strength fits every feature set), then a head with intercept is f
 
 * ``ridge``:    min_w (1/n) sum_i (y_i - w^T phi_i)^2 + lam ||w||^2                (closed form, dual)
 * ``logistic``: min_w (1/n) sum_i log(1 + exp(-y_i w^T phi_i)) + (lam/2) ||w||^2   (Newton's method)
+* ``ridge_loo``: ridge with lam chosen per task from a grid (``lams``, default :data:`LOO_LAMS`) by the
+  leave-one-out squared error on the n3 training samples, which ridge gives in closed form:
+  e_i = (y_i - yhat_i) / (1 - H_ii), H = K (K + n lam I)^{-1}, K = P P^T (one eigendecomposition per
+  task serves every lam). Every feature set then gets the regularisation that suits it.
+
+The intercept is a constant feature and is penalised like the others (labels are balanced, so this costs
+nothing measurable).
 
 Feature sets compared at equal m and n3: ``pretrained`` (the trained W), ``random`` (the initial W),
 ``oracle`` (rows uniform on the sphere of span(M)), and any other W the caller passes.
@@ -18,7 +25,8 @@ from ._validate import check_choice, check_float, check_int
 from .model import features
 from .tasks import Tasks, sample
 
-PROBES = ("ridge", "logistic")
+PROBES = ("ridge", "logistic", "ridge_loo")
+LOO_LAMS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 
 
 def _standardise(P_train: torch.Tensor, P_test: torch.Tensor):
@@ -53,6 +61,45 @@ def fit_ridge(P: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
     return _spd_solve(G, P.transpose(1, 2) @ y.unsqueeze(-1)).squeeze(-1)
 
 
+def fit_ridge_loo(P: torch.Tensor, y: torch.Tensor, lams=LOO_LAMS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ridge head with lam picked per task by leave-one-out squared error, batched.
+
+    ``P: (B, n, k)``, ``y: (B, n)`` -> ``w: (B, k)`` and the chosen ``lam: (B,)``. Ties go to the larger
+    lam (the grid is scanned from large to small and only a strict improvement switches).
+
+    One eigendecomposition of the smaller Gram matrix serves every lam: with P^T P = V diag(s) V^T and
+    Q = P V (the columns of Q are P's left singular vectors times sqrt(s)), the fit and the hat-matrix
+    diagonal are yhat = Q diag(1/(s + n lam)) Q^T y and H_ii = sum_j Q_ij^2 / (s_j + n lam). When n < k
+    the same is done with P P^T = U diag(s) U^T and Q = U diag(sqrt(s))."""
+    B, n, k = P.shape
+    lam_t = torch.tensor(sorted(lams, reverse=True), dtype=P.dtype, device=P.device)          # (L,)
+    if n <= k:
+        s, U = torch.linalg.eigh(P @ P.transpose(1, 2))                                         # (B, n), (B, n, n)
+        s = s.clamp_min(0.0)
+        Q = U * s.sqrt().unsqueeze(1)
+    else:
+        s, V = torch.linalg.eigh(P.transpose(1, 2) @ P)                                         # (B, k), (B, k, k)
+        s = s.clamp_min(0.0)
+        Q = P @ V                                                                               # (B, n, k)
+    Qy = torch.einsum("bnj,bn->bj", Q, y)                                                       # (B, j)
+    inv = 1.0 / (s.unsqueeze(0) + n * lam_t[:, None, None])                                     # (L, B, j)
+    yhat = torch.einsum("bij,lbj->lbi", Q, inv * Qy.unsqueeze(0))                               # (L, B, n)
+    h = torch.einsum("bij,lbj->lbi", Q.pow(2), inv)                                             # (L, B, n)
+    loo = ((y.unsqueeze(0) - yhat) / (1 - h).clamp_min(1e-12)).pow(2).mean(-1)                  # (L, B)
+    rows = torch.arange(B, device=P.device)
+    best = torch.zeros(B, dtype=torch.long, device=P.device)
+    for i in range(1, lam_t.shape[0]):
+        best = torch.where(loo[i] < loo[best, rows], torch.full_like(best, i), best)
+    lam = lam_t[best]                                                                           # (B,)
+    # w = P^T (P P^T + n lam I)^{-1} y = (P^T P + n lam I)^{-1} P^T y, in the eigenbasis of either Gram matrix
+    if n <= k:   # Q^T y = sqrt(s) U^T y, so U (U^T y / (s + n lam)) without dividing by sqrt(s)
+        Uy = torch.einsum("bnj,bn->bj", U, y)
+        w = torch.einsum("bnk,bn->bk", P, torch.einsum("bij,bj->bi", U, Uy * inv[best, rows]))
+    else:
+        w = torch.einsum("bkj,bj->bk", V, Qy * inv[best, rows])
+    return w, lam
+
+
 def fit_logistic(P: torch.Tensor, y: torch.Tensor, lam: float, iters: int = 25) -> torch.Tensor:
     """L2-regularised logistic head by Newton's method, batched.  ``P: (B, n, k)``, ``y: (B, n)`` -> ``(B, k)``.
 
@@ -72,11 +119,13 @@ def fit_logistic(P: torch.Tensor, y: torch.Tensor, lam: float, iters: int = 25) 
 
 def probe_accuracy(W: torch.Tensor, b: torch.Tensor, M: torch.Tensor, tasks: Tasks, n3: int,
                    generator: torch.Generator, n_test: int = 2000, method: str = "ridge",
-                   lam: float = 1e-2) -> torch.Tensor:
+                   lam: float = 1e-2, lams=LOO_LAMS, return_lam: bool = False):
     """Test accuracy of a linear head on frozen features phi_W for each task in ``tasks``.
 
     Draws n3 training and ``n_test`` test samples per task (labels with the tasks' noise), returns ``(B,)``
-    accuracies measured against the (possibly noisy) test labels."""
+    accuracies measured against the (possibly noisy) test labels. ``method="ridge_loo"`` ignores ``lam``
+    and picks it per task from ``lams``; with ``return_lam`` the ``(B,)`` regularisation used is returned
+    too, as ``(accuracy, lam)``."""
     check_int("n3", n3, 1)
     check_int("n_test", n_test, 1)
     check_choice("method", method, PROBES)
@@ -84,6 +133,18 @@ def probe_accuracy(W: torch.Tensor, b: torch.Tensor, M: torch.Tensor, tasks: Tas
     Xtr, Ytr = sample(M, tasks, n3, generator)
     Xte, Yte = sample(M, tasks, n_test, generator)
     Ptr, Pte = _standardise(features(W, b, Xtr).double(), features(W, b, Xte).double())
-    w = fit_ridge(Ptr, Ytr.double(), lam) if method == "ridge" else fit_logistic(Ptr, Ytr.double(), lam)
+    if method == "ridge_loo":
+        if not lams:
+            raise ValueError("lams must be a non-empty list of numbers > 0, got an empty list")
+        for i, v in enumerate(lams):
+            check_float(f"lams[{i}]", v, 0.0, lo_open=True)
+        if n3 < 2:
+            raise ValueError(f"n3 must be an integer >= 2 for method 'ridge_loo', got {n3}")
+        w, lam_used = fit_ridge_loo(Ptr, Ytr.double(), lams)
+    else:
+        fit = fit_ridge if method == "ridge" else fit_logistic
+        w = fit(Ptr, Ytr.double(), lam)
+        lam_used = torch.full((tasks.T,), lam, dtype=torch.float64, device=Ptr.device)
     pred = torch.einsum("bnk,bk->bn", Pte, w)
-    return ((pred >= 0).double() * 2 - 1 == Yte.double()).double().mean(dim=1)
+    acc = ((pred >= 0).double() * 2 - 1 == Yte.double()).double().mean(dim=1)
+    return (acc, lam_used) if return_lam else acc

@@ -50,3 +50,40 @@ def test_oracle_features_beat_random_features(gen, method):
     assert acc_oracle.shape == (6,)
     assert acc_oracle.mean() > 0.9
     assert acc_oracle.mean() > acc_rand.mean() + 0.1
+
+
+@pytest.mark.parametrize("n, k", [(20, 31), (40, 11), (30, 30)])
+def test_ridge_loo_picks_the_brute_force_leave_one_out_lam(n, k):
+    from mtrl_lib.probe import fit_ridge, fit_ridge_loo
+
+    g = torch.Generator().manual_seed(n * 100 + k)
+    P = torch.randn(3, n, k, dtype=torch.float64, generator=g)
+    y = torch.sign(torch.randn(3, n, dtype=torch.float64, generator=g))
+    lams = (0.003, 0.03, 0.3, 3.0, 30.0)
+    w, lam = fit_ridge_loo(P, y, lams)
+    for b in range(3):
+        errs = []
+        for l in sorted(lams, reverse=True):       # refit without sample i, same penalty n * lam
+            e = 0.0
+            for i in range(n):
+                keep = torch.arange(n) != i
+                Pm, ym = P[b, keep], y[b, keep]
+                wi = torch.linalg.solve(Pm.T @ Pm + n * l * torch.eye(k, dtype=torch.float64), Pm.T @ ym)
+                e += float(y[b, i] - P[b, i] @ wi) ** 2
+            errs.append(e / n)
+        want = sorted(lams, reverse=True)[min(range(len(lams)), key=lambda j: (errs[j], j))]
+        assert float(lam[b]) == want
+        assert torch.allclose(w[b], fit_ridge(P[b:b + 1], y[b:b + 1], want)[0], atol=1e-10)
+
+
+def test_probe_ridge_loo_returns_lam_and_validates(gen):
+    from mtrl_lib.model import init_weights
+    from mtrl_lib.probe import probe_accuracy
+
+    M = random_subspace(12, 2, gen)
+    tasks = draw_tasks("linear", 4, 2, gen)
+    W, b = init_weights(30, 12, gen)
+    acc, lam = probe_accuracy(W, b, M, tasks, 40, gen, n_test=200, method="ridge_loo", return_lam=True)
+    assert acc.shape == (4,) and lam.shape == (4,) and bool(((acc >= 0) & (acc <= 1)).all())
+    with pytest.raises(ValueError, match="n3 must be an integer >= 2"):
+        probe_accuracy(W, b, M, tasks, 1, gen, method="ridge_loo")
