@@ -130,9 +130,6 @@ def probe_accuracy(W: torch.Tensor, b: torch.Tensor, M: torch.Tensor, tasks: Tas
     check_int("n_test", n_test, 1)
     check_choice("method", method, PROBES)
     check_float("lam", lam, 0.0, lo_open=True)
-    Xtr, Ytr = sample(M, tasks, n3, generator)
-    Xte, Yte = sample(M, tasks, n_test, generator)
-    Ptr, Pte = _standardise(features(W, b, Xtr).double(), features(W, b, Xte).double())
     if method == "ridge_loo":
         if not lams:
             raise ValueError("lams must be a non-empty list of numbers > 0, got an empty list")
@@ -140,6 +137,10 @@ def probe_accuracy(W: torch.Tensor, b: torch.Tensor, M: torch.Tensor, tasks: Tas
             check_float(f"lams[{i}]", v, 0.0, lo_open=True)
         if n3 < 2:
             raise ValueError(f"n3 must be an integer >= 2 for method 'ridge_loo', got {n3}")
+    Xtr, Ytr = sample(M, tasks, n3, generator)
+    Xte, Yte = sample(M, tasks, n_test, generator)
+    Ptr, Pte = _standardise(features(W, b, Xtr).double(), features(W, b, Xte).double())
+    if method == "ridge_loo":
         w, lam_used = fit_ridge_loo(Ptr, Ytr.double(), lams)
     else:
         fit = fit_ridge if method == "ridge" else fit_logistic
