@@ -19,6 +19,8 @@ Feature sets compared at equal m and n3: ``pretrained`` (the trained W), ``rando
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from ._validate import check_choice, check_float, check_int
@@ -37,6 +39,22 @@ def _standardise(P_train: torch.Tensor, P_test: torch.Tensor):
     return z(P_train), z(P_test)
 
 
+@contextmanager
+def one_thread():
+    """Run the enclosed small dense factorisations (eigh, Cholesky, SVD) on one CPU thread.
+
+    On the pinned CPU build, LAPACK calls on 2 threads are erratic on a busy machine: a batch of ten
+    201 x 201 ``eigh`` took 20 s on 2 threads against 0.07 s on one (measured while other jobs shared the
+    cores), and batched LU solves hung. Matrices this small gain nothing from a second thread anyway.
+    The thread count is restored on exit (it only concerns CPU work)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def _spd_solve(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """Solve A X = B for symmetric positive definite ``A: (..., k, k)`` by Cholesky.
 
@@ -44,8 +62,9 @@ def _spd_solve(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     choice on the pinned CPU build: its batched LU solve (``torch.linalg.solve``) hangs or fails with
     "Pivots given to lu_solve must all be greater or equal to 1" for some batch sizes (e.g. 10 systems of
     size 150-200) when torch runs on 2 threads."""
-    L = torch.linalg.cholesky(A)
-    return torch.cholesky_solve(B, L)
+    with one_thread():
+        L = torch.linalg.cholesky(A)
+        return torch.cholesky_solve(B, L)
 
 
 def fit_ridge(P: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
@@ -74,11 +93,13 @@ def fit_ridge_loo(P: torch.Tensor, y: torch.Tensor, lams=LOO_LAMS) -> tuple[torc
     B, n, k = P.shape
     lam_t = torch.tensor(sorted(lams, reverse=True), dtype=P.dtype, device=P.device)          # (L,)
     if n <= k:
-        s, U = torch.linalg.eigh(P @ P.transpose(1, 2))                                         # (B, n), (B, n, n)
+        with one_thread():
+            s, U = torch.linalg.eigh(P @ P.transpose(1, 2))                                     # (B, n), (B, n, n)
         s = s.clamp_min(0.0)
         Q = U * s.sqrt().unsqueeze(1)
     else:
-        s, V = torch.linalg.eigh(P.transpose(1, 2) @ P)                                         # (B, k), (B, k, k)
+        with one_thread():
+            s, V = torch.linalg.eigh(P.transpose(1, 2) @ P)                                     # (B, k), (B, k, k)
         s = s.clamp_min(0.0)
         Q = P @ V                                                                               # (B, n, k)
     Qy = torch.einsum("bnj,bn->bj", Q, y)                                                       # (B, j)
