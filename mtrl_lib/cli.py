@@ -1,4 +1,4 @@
-"""``python -m mtrl_lib``: list the chapters, run one, or build the book.
+"""``python -m mtrl_lib``: list the chapters, run one, build the book, or benchmark.
 
 Exit status: 0 success; 1 a chapter or the book build failed (named, with its cell and error);
 2 bad input (unknown chapter or parameter, wrong type, out of range), reported in one line, no traceback.
@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("book", help="execute every chapter (skipping unchanged ones) and build the HTML")
     b.add_argument("--profile", default="quick", choices=PROFILES)
     b.add_argument("--jobs", type=int, default=1, help="chapters executed in parallel (default 1)")
+    bn = sub.add_parser("bench", help="measure the training round and the book rebuild (the Performance page)")
+    bn.add_argument("--quick", action="store_true", help="small version (seconds to a minute or two)")
+    bn.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    bn.add_argument("--only", nargs="+", metavar="FIGURE", help="measure only these figures")
+    bn.add_argument("--committed", action="store_true", help="book figures on the last commit, not the working tree")
+    bn.add_argument("--json", default=None, help="results file (default book/_generated/bench.json)")
+    bn.add_argument("--page", default=None, help="page body (default book/_generated/performance.md)")
     return p
 
 
@@ -91,6 +98,23 @@ def cmd_book(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    import os
+
+    # Idle OpenMP threads sleep instead of spinning: on a loaded machine spinning threads steal the time
+    # slices of the working ones (every parallel op then runs many times slower). Set before torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from . import bench
+
+    only = tuple(args.only or bench.FIGURES)
+    for name in only:
+        if name not in bench.FIGURES:
+            raise ValueError(f"--only must name figures among {', '.join(bench.FIGURES)}, got {name!r}")
+    bench.run(quick=args.quick, device=args.device, only=only, json_path=Path(args.json or bench.JSON),
+              page_path=Path(args.page or bench.PAGE), committed=args.committed)
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -98,6 +122,8 @@ def main(argv=None) -> int:
             return cmd_list()
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "bench":
+            return cmd_bench(args)
         return cmd_book(args)
     except ValueError as e:  # ParameterError and validation errors: one clear line
         print(f"error: {e}", file=sys.stderr)

@@ -265,10 +265,19 @@ def write_timings_table() -> Path:
     return out
 
 
+def write_performance_placeholder() -> Path:
+    """``book/_generated/performance.md``, included by ``book/performance.md``: written by
+    ``python -m mtrl_lib bench``; a "not measured yet" placeholder when the bench never ran."""
+    from .bench import ensure_page
+
+    return ensure_page(BOOK / "_generated" / "performance.md")
+
+
 def build_html(log=print) -> Path:
     """Build the HTML with Jupyter Book beside the current ``_build/html``; swap it in only on success."""
     install_mathjax()
     write_provenance_page()
+    write_performance_placeholder()
     staging = BUILD / ".staging"
     if staging.exists():
         shutil.rmtree(staging)

@@ -1,0 +1,202 @@
+"""Performance and scale: the chunked round, the memory rule, the loop baseline, the book cache, the benchmark."""
+import json
+import math
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import nbformat
+import pytest
+import torch
+
+from mtrl_lib import bookcache
+from mtrl_lib.chapters import ROOT
+from mtrl_lib.train import Round, TrainConfig, init_heads, setup
+
+
+# ---------------------------------------------------------------- the round: chunking and the loop baseline
+
+def _fixed_data(cfg, seed=7):
+    g = torch.Generator().manual_seed(seed)
+    X1 = torch.randn(cfg.T, cfg.n1, cfg.d, generator=g, dtype=torch.float64)
+    X2 = torch.randn(cfg.T, cfg.n2, cfg.d, generator=g, dtype=torch.float64)
+    return X1, X2
+
+
+def _round_with(cfg, chunk, X1, X2, A0):
+    M, tasks, W, b = setup(cfg)
+    rnd = Round(cfg, M, tasks, b, chunk=chunk, draw=lambda phase, s, e, out: out.copy_((X1, X2)[phase][s:e]))
+    A = A0.clone()
+    gW, total = rnd.step(W, A, None)
+    return gW.clone(), A, float(total)
+
+
+@pytest.mark.parametrize("family, bias", [("linear", 0.0), ("quadratic", 0.3)])
+def test_chunked_round_gives_the_same_gradient_as_unchunked(family, bias):
+    cfg = TrainConfig(d=12, r=3, m=20, T=7, n1=9, n2=11, family=family, bias_scale=bias, dtype="float64")
+    X1, X2 = _fixed_data(cfg)
+    A0 = torch.randn(cfg.T, cfg.m, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    ref = _round_with(cfg, cfg.T, X1, X2, A0)
+    assert ref[0].abs().max() > 0
+    for chunk in (1, 2, 3):
+        got = _round_with(cfg, chunk, X1, X2, A0)
+        assert torch.allclose(got[0], ref[0], atol=1e-12, rtol=1e-10)
+        assert torch.allclose(got[1], ref[1], atol=1e-12, rtol=1e-10)
+        assert math.isclose(got[2], ref[2], rel_tol=1e-12)
+
+
+def test_python_loop_baseline_computes_the_same_round():
+    """The bench's per-task loop (nn.Module, autograd, optimizer) and the batched round agree on one round."""
+    from mtrl_lib.bench import LoopTrainer
+
+    cfg = TrainConfig(d=10, r=2, m=16, T=5, n1=8, n2=6, bias_scale=0.2, weight_decay=0.01, dtype="float64")
+    X1, X2 = _fixed_data(cfg)
+    M, tasks, W, b = setup(cfg)
+    A = init_heads(cfg, cfg.T, "cpu", torch.float64) + 0.3
+    Wb, Ab = W.clone(), A.clone()
+    rnd = Round(cfg, M, tasks, b, draw=lambda phase, s, e, out: out.copy_((X1, X2)[phase][s:e]))
+    rnd.update(Wb, Ab, None)
+    loop = LoopTrainer(cfg, M, tasks, W, b, A, None, draw=lambda phase, t: (X1, X2)[phase][t])
+    loop.round()
+    Wl, Al = loop.weights()
+    assert torch.allclose(Al, Ab, atol=1e-12) and torch.allclose(Wl, Wb, atol=1e-12)
+    assert not torch.allclose(Wb, W)
+
+
+@pytest.mark.parametrize("kw", [dict(T=10_000, n1=100, n2=100, d=1000, m=100, memory_budget_gb=1.0),
+                                dict(T=64, n1=128, n2=128, d=1000, m=1000, memory_budget_gb=0.05),
+                                dict(T=300, n1=50, n2=80, d=100, m=200, memory_budget_gb=0.01, dtype="float64"),
+                                dict(T=50, n1=20, n2=20, d=30, m=40, head_mode="frozen", memory_budget_gb=1e-3)])
+def test_chunk_rule_bounds_the_working_set(kw):
+    cfg = TrainConfig(**{"r": 5, **kw})
+    elem = torch.finfo(cfg.torch_dtype).bits // 8
+    budget = cfg.memory_budget_gb * 2**30 / elem
+    C = cfg.chunk()
+    assert 1 <= C <= cfg.T
+    assert cfg.working_set(C) <= budget or C == 1
+    if C < cfg.T:
+        assert cfg.working_set(C + 1) > budget           # the largest chunk that fits
+
+
+def test_round_buffers_are_inside_the_working_set():
+    cfg = TrainConfig(T=40, n1=30, n2=50, d=60, m=70, r=4, memory_budget_gb=0.0005)
+    M, tasks, W, b = setup(cfg)
+    rnd = Round(cfg, M, tasks, b)
+    assert 1 < rnd.C < cfg.T
+    held = rnd.X.numel() + rnd.P.numel() + rnd.WM.numel() + rnd.gW.numel()
+    assert held <= cfg.working_set(rnd.C) <= cfg.memory_budget_gb * 2**30 / 4
+
+
+def test_peak_memory_of_a_chunked_run_stays_near_its_budget(tmp_path):
+    """A run whose samples would take 0.8 GB at once stays within its 0.05 GB budget (RSS of a child process,
+    against a child that runs a tiny configuration: the import of torch itself is not the library's)."""
+    from mtrl_lib.bench import child_peak_rss
+
+    big = dict(T=2000, n1=100, n2=100, d=500, m=20, r=3, rounds=1, memory_budget_gb=0.05)
+    small = dict(T=2, n1=10, n2=10, d=20, m=8, r=3, rounds=1)
+    base = child_peak_rss(small)
+    run = child_peak_rss(big)
+    assert run["chunk"] < big["T"]
+    assert run["peak_rss_gb"] - base["peak_rss_gb"] < 0.05 + 0.06, (run, base)
+
+
+# ---------------------------------------------------------------- the book cache: prose refresh, lock
+
+def _nb(code="x = 1", prose="# Title\n\nSome prose."):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(prose), nbformat.v4.new_code_cell(code)]
+    for i, c in enumerate(nb.cells):
+        c["id"] = f"cell-{i}"
+    return nb
+
+
+def test_cache_key_ignores_prose_but_not_code_or_structure(tmp_path):
+    a, b = _nb(), _nb(prose="# Title\n\nOther prose.")
+    assert bookcache.code_digest(a) == bookcache.code_digest(b)
+    assert bookcache.prose_digest(a) != bookcache.prose_digest(b)
+    assert bookcache.code_digest(a) != bookcache.code_digest(_nb(code="x = 2"))
+    c = _nb()
+    c.cells.append(nbformat.v4.new_markdown_cell("more"))
+    c.cells[-1]["id"] = "cell-9"
+    assert bookcache.code_digest(a) != bookcache.code_digest(c)
+
+
+def test_refresh_prose_copies_markdown_into_the_executed_notebook(tmp_path):
+    src, out = tmp_path / "src.ipynb", tmp_path / "out.ipynb"
+    executed = _nb()
+    executed.cells[1].outputs = [nbformat.v4.new_output("stream", text="result\n")]
+    nbformat.write(executed, out)
+    nbformat.write(_nb(prose="# Title\n\nNew words."), src)
+    assert bookcache.refresh_prose(src, out)
+    got = nbformat.read(out, as_version=4)
+    assert got.cells[0].source.endswith("New words.") and got.cells[1].outputs[0].text == "result\n"
+    # a prose cell the executed notebook does not have: refuse (the runner then re-executes)
+    new = _nb()
+    new.cells[0]["id"] = "renamed"
+    nbformat.write(new, src)
+    before = out.read_bytes()
+    assert not bookcache.refresh_prose(src, out)
+    assert out.read_bytes() == before
+
+
+def test_book_lock_serialises_two_builds(tmp_path):
+    lock = tmp_path / "book.lock"
+    code = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from mtrl_lib.bookcache import book_lock
+        with book_lock(Path({str(lock)!r}), log=lambda s: print(s, flush=True)):
+            print("in", time.time(), flush=True); time.sleep(1.0); print("out", time.time(), flush=True)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)]
+    time.sleep(0.5)
+    procs.append(subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT))
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    spans = []
+    for o in outs:
+        t = {ln.split()[0]: float(ln.split()[1]) for ln in o.splitlines() if ln.split()[0] in ("in", "out")}
+        spans.append((t["in"], t["out"]))
+    spans.sort()
+    assert spans[0][1] <= spans[1][0], spans          # no overlap
+    assert any("waiting" in o for o in outs)
+
+
+# ---------------------------------------------------------------- the benchmark and its page
+
+def test_bench_quick_reports_every_figure(tmp_path):
+    """bench --quick: the five figures exist and are finite (never that they are fast), the page names the
+    machine, and the chunked memory figure stays inside its budget's neighbourhood."""
+    from mtrl_lib.bench import FIGURES
+
+    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "bench", "--quick", "--json", str(tmp_path / "b.json"),
+                          "--page", str(tmp_path / "p.md")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    res = json.loads((tmp_path / "b.json").read_text())
+    assert not res["errors"], res["errors"]
+    for name in FIGURES:
+        assert math.isfinite(res["figures"][name]) and res["figures"][name] > 0, name
+    assert res["details"]["book"]["rebuild_executed"] == []          # prose-only edit: nothing re-executed
+    assert res["details"]["book"]["rebuild_prose_in_html"]
+    assert res["details"]["book"]["second_jobs2_executed"] == []     # cache valid after a parallel build
+    page = (tmp_path / "p.md").read_text()
+    assert res["machine"]["cpu"] in page and "torch" in page and "| `loop_ratio` |" in page
+    for name in FIGURES:
+        assert f"`{name}`" in out.stdout
+
+
+def test_placeholder_page_when_never_measured(tmp_path):
+    from mtrl_lib.bench import PLACEHOLDER, ensure_page, render_page
+
+    page = tmp_path / "_generated" / "performance.md"
+    ensure_page(page)
+    assert page.read_text() == PLACEHOLDER and "python -m mtrl_lib bench" in PLACEHOLDER
+    page.write_text("measured")
+    ensure_page(page)
+    assert page.read_text() == "measured"          # never overwrites a measurement
+    res = {"quick": True, "machine": {"cpu": "x", "cores": 2, "usable_cores": 2, "torch": "t", "torch_threads": 2,
+                                      "device": "cpu", "python": "3", "omp_wait_policy": "PASSIVE", "date": "now"},
+           "figures": {"loop_ratio": float("nan")}, "details": {}, "errors": {"loop_ratio": "RuntimeError: boom"}}
+    text = render_page(res)
+    assert "not measured" in text and "boom" in text
