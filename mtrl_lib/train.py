@@ -338,6 +338,23 @@ class Round:
         return loss, bool(ok)
 
 
+def round_metrics(W: torch.Tensor, M: torch.Tensor) -> tuple[float, float]:
+    """(subspace error, energy) of :mod:`mtrl_lib.metrics`, both from one float64 Gram matrix W^T W: its top-r
+    eigenvectors span the top-r right singular subspace of W, and its trace is ||W||_F^2. About 3 times faster
+    than the SVD (the trajectory is recorded every round); equal to the definitions to rounding error
+    (``tests/test_bench.py``). Falls back to them when W has fewer rows than r."""
+    r = M.shape[1]
+    if W.shape[0] < r:
+        return subspace_error(W, M), energy(W, M)
+    Wd, Md = W.double(), M.double()
+    G = Wd.T @ Wd
+    U = torch.linalg.eigh(G)[1][:, -r:]
+    c = torch.linalg.svdvals(Md.T @ U).clamp(0.0, 1.0)
+    err = torch.sqrt(torch.clamp(1 - c.min() ** 2, min=0.0))
+    en = (Wd @ Md).pow(2).sum() / torch.diagonal(G).sum()
+    return tuple(torch.stack([err, en]).tolist())
+
+
 def train(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks | None = None,
           W0: torch.Tensor | None = None, progress: bool | str = False) -> TrainResult:
     """Run alternating multi-task GD for ``cfg.rounds`` rounds and return the result with its trajectory.
@@ -361,9 +378,10 @@ def train(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks | Non
     hist = {"round": [], "subspace_error": [], "energy": [], "loss": []}
 
     def record(k, loss):
+        err, en = round_metrics(W, M)
         hist["round"].append(k)
-        hist["subspace_error"].append(subspace_error(W, M))
-        hist["energy"].append(energy(W, M))
+        hist["subspace_error"].append(err)
+        hist["energy"].append(en)
         hist["loss"].append(loss)
 
     record(0, float("nan"))

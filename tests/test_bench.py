@@ -200,3 +200,20 @@ def test_placeholder_page_when_never_measured(tmp_path):
            "figures": {"loop_ratio": float("nan")}, "details": {}, "errors": {"loop_ratio": "RuntimeError: boom"}}
     text = render_page(res)
     assert "not measured" in text and "boom" in text
+
+
+def test_round_metrics_equal_the_definitions():
+    from mtrl_lib.metrics import energy, subspace_error
+    from mtrl_lib.model import oracle_weights
+    from mtrl_lib.tasks import make_generator, random_subspace
+    from mtrl_lib.train import round_metrics
+
+    g = make_generator(5)
+    M = random_subspace(40, 4, g)
+    cases = [torch.randn(60, 40, generator=g), torch.randn(30, 40, generator=g), torch.randn(3, 40, generator=g),
+             oracle_weights(50, M, g) + 1e-3 * torch.randn(50, 40, generator=g)]
+    for W in cases:
+        err, en = round_metrics(W, M)
+        assert math.isclose(err, subspace_error(W, M), rel_tol=1e-7, abs_tol=1e-9)
+        assert math.isclose(en, energy(W, M), rel_tol=1e-9)
+    assert round_metrics(cases[-1], M)[0] < 0.05
