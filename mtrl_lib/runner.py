@@ -112,6 +112,10 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     env = {"MTRL_STATIC": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     if threads:
         env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    if "OMP_WAIT_POLICY" not in os.environ:
+        # idle OpenMP threads sleep rather than spin: on a busy machine (or with --jobs) spinning threads
+        # steal the time slices of the working ones and every parallel op slows down many times over
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     start = time.perf_counter()

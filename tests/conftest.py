@@ -1,5 +1,12 @@
-import pytest
-import torch
+import os
+
+# Idle OpenMP threads sleep instead of spinning (set before torch loads; inherited by the CLI and kernel
+# subprocesses). On a shared 2-core machine, spinning threads steal the working threads' time slices and
+# 2-thread ops run 10-100x slower: tests/test_train.py took 9 min instead of 12 s.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 torch.set_num_threads(2)
 
