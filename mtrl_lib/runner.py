@@ -142,19 +142,29 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     return glued
 
 
+def _up_to_date(name: str, profile: str) -> tuple[bool, str]:
+    """Whether chapter ``name``'s results in ``book/chapters`` are current (refreshing their prose if only
+    that changed), and its cache key."""
+    from .chapters import get_chapter
+
+    chapter = get_chapter(name)
+    key = cache_key(chapter, to_papermill(resolve(chapter, profile, {})), profile)
+    key_file = EXECUTED / ".cache" / f"{name}.key"
+    outputs = [EXECUTED / f"{name}{suffix}" for suffix in (".ipynb", ".json", ".provenance.json")]
+    fresh = key_file.exists() and key_file.read_text() == key and all(p.exists() for p in outputs)
+    return fresh and refresh_prose(chapter.notebook, outputs[0]), key
+
+
 def _execute_for_book(name: str, profile: str, threads: int) -> Outcome:
     """Worker for one chapter of ``book`` (runs in its own process when ``--jobs`` > 1)."""
     from .chapters import get_chapter
 
+    fresh, key = _up_to_date(name, profile)
+    if fresh:
+        return Outcome(name, "cached", 0.0)
     chapter = get_chapter(name)
     params = resolve(chapter, profile, {})
-    nb_params = to_papermill(params)
-    key = cache_key(chapter, nb_params, profile)
     key_file = EXECUTED / ".cache" / f"{name}.key"
-    outputs = [EXECUTED / f"{name}{suffix}" for suffix in (".ipynb", ".json", ".provenance.json")]
-    if key_file.exists() and key_file.read_text() == key and all(p.exists() for p in outputs):
-        if refresh_prose(chapter.notebook, outputs[0]):
-            return Outcome(name, "cached", 0.0)
     start = time.perf_counter()
     try:
         execute(chapter, params, EXECUTED, profile, threads=threads)
@@ -171,8 +181,11 @@ def execute_all(profile: str = "quick", jobs: int = 1, chapters: tuple[Chapter, 
     from tqdm import tqdm
 
     EXECUTED.mkdir(parents=True, exist_ok=True)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     names = [c.name for c in chapters]
+    # Threads per kernel from the chapters that will really run: one stale chapter under --jobs 2 gets
+    # every core, not half of them.
+    pending = [n for n in names if not _up_to_date(n, profile)[0]]
+    threads = max(1, (os.cpu_count() or 1) // max(1, min(jobs, len(pending))))
     outcomes = []
     bar = tqdm(total=len(names), desc=f"chapters ({profile})", unit="chapter", file=sys.stderr,
                disable=not sys.stderr.isatty())
