@@ -28,5 +28,9 @@ browser-deps:
 test: install browser-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Performance figures for the book's Performance page (a few minutes; QUICK=1 for a small version).
+bench: install
+	$(PY) -m mtrl_lib bench $(if $(QUICK),--quick,)
+
 clean:
 	rm -rf _build book/chapters results .pytest_cache

@@ -23,6 +23,7 @@ includes; :func:`ensure_page` writes a placeholder there when the bench was neve
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -136,13 +137,27 @@ def _median(xs) -> float:
     return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C++ libraries write there directly) for the duration of the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def profile_round(rnd, W, A, gen, rounds: int = 3, top: int = 8) -> list[dict]:
     """Where a batched round spends its time: the ``top`` operators by self time (torch.profiler)."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if W.is_cuda else [])
-    with profile(activities=acts) as prof:
+    with _quiet_stderr(), profile(activities=acts) as prof:  # kineto prints start/stop lines on fd 2
         for _ in range(rounds):
             rnd.update(W, A, gen)
         _sync(W.device)
@@ -267,9 +282,17 @@ def bench_loop(T, d, m, n, reps, device="cpu") -> dict:
         for _ in range(inner):
             rnd.update(Wb, Ab, gen)
 
-    t = _interleaved({"loop": loop.round, "batched": batched}, reps, device)
-    loop_s, batched_s = _median(t["loop"]), _median(t["batched"]) / inner
+    reference = _matmul_reference(T, d, m, n, W.device, W.dtype)
+
+    def matmuls():
+        for _ in range(inner):
+            reference()
+
+    t = _interleaved({"loop": loop.round, "batched": batched, "matmul": matmuls}, reps, device)
+    loop_s, batched_s, mm_s = _median(t["loop"]), _median(t["batched"]) / inner, _median(t["matmul"]) / inner
+    # A round cannot take less than its matrix products: loop / (those products alone) bounds loop_ratio.
     return {"loop_ratio": loop_s / batched_s, "loop_round_ms": 1e3 * loop_s, "batched_round_ms": 1e3 * batched_s,
+            "matmul_ms": 1e3 * mm_s, "loop_ratio_ceiling": loop_s / mm_s, "batched_matmul_fraction": mm_s / batched_s,
             "shape": dict(T=T, d=d, m=m, n=n), "reps": reps,
             "round_profile": profile_round(rnd, Wb, Ab, gen)}
 
@@ -294,20 +317,26 @@ def matmul_flops(shapes) -> int:
     return total
 
 
-def bench_matmul(T, d, m, n, reps, device="cpu") -> dict:
-    """``matmul_fraction`` at (T, d, m, n): FLOP rate of a full round over plain torch.matmul of its shapes."""
+def _matmul_reference(T, d, m, n, device, dtype):
+    """A function that runs plain ``torch.matmul`` on the shapes of a round's matrix products."""
     import torch
 
-    cfg, M, tasks, W, b, A, gen, rnd = _state(T, d, m, n, device)
-    shapes = round_matmuls(T, d, m, n)
-    g = torch.Generator(device=W.device).manual_seed(0)
-    operands = [(torch.randn(*a, device=W.device, dtype=W.dtype, generator=g),
-                 torch.randn(*b_, device=W.device, dtype=W.dtype, generator=g)) for a, b_ in shapes]
+    g = torch.Generator(device=device).manual_seed(0)
+    operands = [(torch.randn(*a, device=device, dtype=dtype, generator=g),
+                 torch.randn(*b, device=device, dtype=dtype, generator=g)) for a, b in round_matmuls(T, d, m, n)]
 
     def reference():
         for x, y in operands:
             torch.matmul(x, y)
 
+    return reference
+
+
+def bench_matmul(T, d, m, n, reps, device="cpu") -> dict:
+    """``matmul_fraction`` at (T, d, m, n): FLOP rate of a full round over plain torch.matmul of its shapes."""
+    cfg, M, tasks, W, b, A, gen, rnd = _state(T, d, m, n, device)
+    shapes = round_matmuls(T, d, m, n)
+    reference = _matmul_reference(T, d, m, n, W.device, W.dtype)
     t = _interleaved({"round": lambda: rnd.update(W, A, gen), "matmul": reference}, reps, device)
     flops = matmul_flops(shapes)
     round_s, mm_s = _median(t["round"]), _median(t["matmul"])
@@ -541,7 +570,10 @@ def render_page(results: dict) -> str:
         out += ["## The batched round against a per-task loop", "",
                 f"At T = {x['shape']['T']}, d = {x['shape']['d']}, m = {x['shape']['m']}, n = {x['shape']['n']}: "
                 f"per-task loop {x['loop_round_ms']:.1f} ms per round, batched round {x['batched_round_ms']:.2f} ms "
-                f"(median of {x['reps']} interleaved repetitions).", ""]
+                f"(median of {x['reps']} interleaved repetitions). The round's matrix products alone, as plain "
+                f"`torch.matmul` calls, take {x['matmul_ms']:.2f} ms: no implementation of the round can beat that, "
+                f"so on this machine `loop_ratio` cannot exceed {x['loop_ratio_ceiling']:.1f} (the batched round "
+                f"runs at {100 * x['batched_matmul_fraction']:.0f} % of it).", ""]
     if "matmul" in d:
         x = d["matmul"]
         out += ["## The round against plain matrix products", "",
