@@ -55,6 +55,14 @@ CHAPTERS: tuple[Chapter, ...] = (
             "mtrl_lib.experiments.pseudo_contrastive",
             paper={"d": 200, "m": 400, "T": 200, "kappa_tasks": 20000, "kappa_pairs": 2000,
                    "pull_tasks": 2000, "pull_points": 120}),
+    Chapter("02_subspace_recovery", "C2", "Multi-task training recovers the subspace",
+            "mtrl_lib.experiments.subspace_recovery",
+            paper={"d": 200, "m": 400, "rounds": 200, "rounds_quadratic": 300, "T_values": (1, 5, 20, 100, 500),
+                   "seeds": tuple(range(10))}),
+    Chapter("05_head_adaptation", "C6", "Head adaptation: what the W-gradient is made of",
+            "mtrl_lib.experiments.head_adaptation",
+            paper={"d": 200, "m": 400, "T": 100, "rounds": 200, "rounds_quadratic": 300,
+                   "anatomy_n": 4000, "seeds": tuple(range(10))}),
 )
 
 
