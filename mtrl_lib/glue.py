@@ -65,7 +65,9 @@ def read_glued(nb: nbformat.NotebookNode) -> dict:
                 continue
             text = data[prefix + "text/plain"]
             try:
-                out[meta["name"]] = ast.literal_eval(text)
+                value = ast.literal_eval(text)
             except (ValueError, SyntaxError):
-                out[meta["name"]] = text          # a glued string (see _Text)
+                value = text                      # a glued string (see _Text)
+            # Only scalars are glued: text such as "100, 101" that parses as a tuple stays a string.
+            out[meta["name"]] = value if isinstance(value, (int, float, str)) else text
     return out
