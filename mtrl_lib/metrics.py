@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from .threads import one_thread
+
 RECOVERED_COSINE = 0.9
 
 
@@ -23,8 +25,9 @@ def top_subspace(W: torch.Tensor, r: int) -> torch.Tensor:
 def principal_cosines(W: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
     """Cosines of the principal angles between span(M) and U, shape ``(r,)``, descending, in [0, 1]."""
     r = M.shape[1]
-    U = top_subspace(W, r)
-    c = torch.linalg.svdvals(M.double().T @ U)
+    with one_thread():
+        U = top_subspace(W, r)
+        c = torch.linalg.svdvals(M.double().T @ U)
     return c.clamp(0.0, 1.0)
 
 
@@ -37,7 +40,8 @@ def subspace_error(W: torch.Tensor, M: torch.Tensor) -> float:
 def energy(W: torch.Tensor, M: torch.Tensor) -> float:
     """||W M||_F^2 / ||W||_F^2, the share of W's energy inside span(M)."""
     W = W.double()
-    return float((W @ M.double()).pow(2).sum() / W.pow(2).sum())
+    with one_thread():
+        return float((W @ M.double()).pow(2).sum() / W.pow(2).sum())
 
 
 def directions_recovered(W: torch.Tensor, M: torch.Tensor, threshold: float = RECOVERED_COSINE) -> int:

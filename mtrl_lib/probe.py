@@ -19,9 +19,10 @@ Feature sets compared at equal m and n3: ``pretrained`` (the trained W), ``rando
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import torch
+
+from .threads import one_thread
 
 from ._validate import check_choice, check_float, check_int
 from .model import features
@@ -37,22 +38,6 @@ def _standardise(P_train: torch.Tensor, P_test: torch.Tensor):
     ones = lambda P: torch.ones(*P.shape[:2], 1, dtype=P.dtype, device=P.device)
     z = lambda P: torch.cat([(P - mu) / sd, ones(P)], dim=-1)
     return z(P_train), z(P_test)
-
-
-@contextmanager
-def one_thread():
-    """Run the enclosed small dense factorisations (eigh, Cholesky, SVD) on one CPU thread.
-
-    On the pinned CPU build, LAPACK calls on 2 threads are erratic on a busy machine: a batch of ten
-    201 x 201 ``eigh`` took 20 s on 2 threads against 0.07 s on one (measured while other jobs shared the
-    cores), and batched LU solves hung. Matrices this small gain nothing from a second thread anyway.
-    The thread count is restored on exit (it only concerns CPU work)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _spd_solve(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -47,6 +47,7 @@ from .losses import LOSSES, loss_grad, loss_value
 from .metrics import energy, subspace_error
 from .model import init_weights, output_scale
 from .progress import progress_bar
+from .threads import one_thread
 from .tasks import FAMILIES, Tasks, chunk_size, draw_tasks, make_generator, random_subspace
 
 HEAD_MODES = ("adapted", "frozen", "zero")
@@ -346,13 +347,14 @@ def round_metrics(W: torch.Tensor, M: torch.Tensor) -> tuple[float, float]:
     r = M.shape[1]
     if W.shape[0] < r:
         return subspace_error(W, M), energy(W, M)
-    Wd, Md = W.double(), M.double()
-    G = Wd.T @ Wd
-    U = torch.linalg.eigh(G)[1][:, -r:]
-    c = torch.linalg.svdvals(Md.T @ U).clamp(0.0, 1.0)
-    err = torch.sqrt(torch.clamp(1 - c.min() ** 2, min=0.0))
-    en = (Wd @ Md).pow(2).sum() / torch.diagonal(G).sum()
-    return tuple(torch.stack([err, en]).tolist())
+    with one_thread():                     # same bits whatever the process's thread count (mtrl_lib.threads)
+        Wd, Md = W.double(), M.double()
+        G = Wd.T @ Wd
+        U = torch.linalg.eigh(G)[1][:, -r:]
+        c = torch.linalg.svdvals(Md.T @ U).clamp(0.0, 1.0)
+        err = torch.sqrt(torch.clamp(1 - c.min() ** 2, min=0.0))
+        en = (Wd @ Md).pow(2).sum() / torch.diagonal(G).sum()
+        return tuple(torch.stack([err, en]).tolist())
 
 
 def train(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks | None = None,

@@ -24,7 +24,7 @@ def built_book():
     import subprocess
     import sys
 
-    from mtrl_lib.chapters import ROOT
+    from mtrl_lib.book.chapters import ROOT
 
     out = subprocess.run([sys.executable, "-m", "mtrl_lib", "book"], cwd=ROOT, capture_output=True, text=True,
                          timeout=1200)

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 import torch
 
-from mtrl_lib import bookcache
-from mtrl_lib.chapters import ROOT
+from mtrl_lib.book import bookcache
+from mtrl_lib.book.chapters import ROOT
 from mtrl_lib.train import Round, TrainConfig, init_heads, setup
 
 
@@ -49,7 +49,7 @@ def test_chunked_round_gives_the_same_gradient_as_unchunked(family, bias):
 
 def test_python_loop_baseline_computes_the_same_round():
     """The bench's per-task loop (nn.Module, autograd, optimizer) and the batched round agree on one round."""
-    from mtrl_lib.bench import LoopTrainer
+    from mtrl_lib.book.bench import LoopTrainer
 
     cfg = TrainConfig(d=10, r=2, m=16, T=5, n1=8, n2=6, bias_scale=0.2, weight_decay=0.01, dtype="float64")
     X1, X2 = _fixed_data(cfg)
@@ -92,7 +92,7 @@ def test_round_buffers_are_inside_the_working_set():
 def test_peak_memory_of_a_chunked_run_stays_near_its_budget(tmp_path):
     """A run whose samples would take 0.8 GB at once stays within its 0.05 GB budget (RSS of a child process,
     against a child that runs a tiny configuration: the import of torch itself is not the library's)."""
-    from mtrl_lib.bench import child_peak_rss
+    from mtrl_lib.book.bench import child_peak_rss
 
     big = dict(T=2000, n1=100, n2=100, d=500, m=20, r=3, rounds=1, memory_budget_gb=0.05)
     small = dict(T=2, n1=10, n2=10, d=20, m=8, r=3, rounds=1)
@@ -146,7 +146,7 @@ def test_book_lock_serialises_two_builds(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from mtrl_lib.bookcache import book_lock
+        from mtrl_lib.book.bookcache import book_lock
         with book_lock(Path({str(lock)!r}), log=lambda s: print(s, flush=True)):
             print("in", time.time(), flush=True); time.sleep(1.0); print("out", time.time(), flush=True)
     """)
@@ -168,7 +168,7 @@ def test_book_lock_serialises_two_builds(tmp_path):
 def test_bench_quick_reports_every_figure(tmp_path):
     """bench --quick: the five figures exist and are finite (never that they are fast), the page names the
     machine, and the chunked memory figure stays inside its budget's neighbourhood."""
-    from mtrl_lib.bench import FIGURES
+    from mtrl_lib.book.bench import FIGURES
 
     out = subprocess.run([sys.executable, "-m", "mtrl_lib", "bench", "--quick", "--json", str(tmp_path / "b.json"),
                           "--page", str(tmp_path / "p.md")], cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -187,7 +187,7 @@ def test_bench_quick_reports_every_figure(tmp_path):
 
 
 def test_placeholder_page_when_never_measured(tmp_path):
-    from mtrl_lib.bench import PLACEHOLDER, ensure_page, render_page
+    from mtrl_lib.book.bench import PLACEHOLDER, ensure_page, render_page
 
     page = tmp_path / "_generated" / "performance.md"
     ensure_page(page)

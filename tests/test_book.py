@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from mtrl_lib.chapters import CHAPTERS, ROOT
+from mtrl_lib.book.chapters import CHAPTERS, ROOT
 
 HTML = ROOT / "_build" / "html"
 

@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from mtrl_lib.chapters import CHAPTERS, ROOT
+from mtrl_lib.book.chapters import CHAPTERS, ROOT
 
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"

@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 
-from mtrl_lib.chapters import ROOT, get_chapter
+from mtrl_lib.book.chapters import ROOT, get_chapter
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def test_book_rejects_bad_jobs_with_exit_2():
 
 def test_provenance_records_and_page(built_book):
     page = (ROOT / "_build" / "html" / "provenance.html").read_text()
-    from mtrl_lib.chapters import CHAPTERS
+    from mtrl_lib.book.chapters import CHAPTERS
 
     for c in CHAPTERS:
         rec = json.loads((ROOT / "book" / "chapters" / f"{c.name}.provenance.json").read_text())

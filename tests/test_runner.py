@@ -6,8 +6,8 @@ import sys
 import nbformat
 import pytest
 
-from mtrl_lib.chapters import CHAPTERS, get_chapter
-from mtrl_lib.params import ParameterError, parse_cli_value, resolve
+from mtrl_lib.book.chapters import CHAPTERS, get_chapter
+from mtrl_lib.book.cli_values import ParameterError, parse_cli_value, resolve
 
 SMALL_C1 = ["-p", "d", "30", "-p", "m", "40", "-p", "kappa_tasks", "400", "-p", "pull_tasks", "100",
             "-p", "pull_points", "20"]

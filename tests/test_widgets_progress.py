@@ -6,7 +6,7 @@ import ipywidgets as widgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 from mtrl_lib.progress import progress_bar, static_mode  # noqa: E402
-from mtrl_lib.widgets import explorer  # noqa: E402
+from mtrl_lib.book.widgets import explorer  # noqa: E402
 
 
 def test_explorer_static_mode_draws_once_and_shows_no_widget(monkeypatch):

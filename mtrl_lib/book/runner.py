@@ -30,7 +30,7 @@ from .bookcache import code_digest, refresh_prose, write_atomic
 from .bookcache import read as read_notebook
 from .chapters import CHAPTERS, ROOT, Chapter
 from .glue import read_glued
-from .params import resolve, to_papermill
+from .cli_values import resolve, to_papermill
 from .provenance import record
 
 BOOK = ROOT / "book"
@@ -60,7 +60,7 @@ def _source_digest() -> str:
 
 def cache_key(chapter: Chapter, params: dict, profile: str) -> str:
     """Hash of everything a chapter's output depends on: the notebook's code (its prose is refreshed without
-    executing, see :mod:`mtrl_lib.bookcache`), parameters, profile, library source."""
+    executing, see :mod:`mtrl_lib.book.bookcache`), parameters, profile, library source."""
     h = hashlib.sha256()
     h.update(code_digest(read_notebook(chapter.notebook)).encode())
     h.update(json.dumps(params, sort_keys=True).encode())

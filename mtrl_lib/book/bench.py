@@ -183,8 +183,8 @@ class LoopTrainer:
     def __init__(self, cfg, M, tasks, W, b, A, gen, draw=None):
         import torch
 
-        from .losses import loss_value
-        from .model import output_scale
+        from ..losses import loss_value
+        from ..model import output_scale
 
         self.cfg, self.M, self.tasks, self.gen, self.draw = cfg, M, tasks, gen, draw
         self._loss = loss_value
@@ -213,7 +213,7 @@ class LoopTrainer:
         self.body_opt = torch.optim.SGD([net.body.weight], lr=cfg.eta_W * m, weight_decay=cfg.weight_decay / m)
 
     def _sample(self, phase: int, t: int, n: int):
-        from .tasks import sample
+        from ..tasks import sample
 
         if self.draw is None:
             X, Y = sample(self.M, self.tasks[t], n, self.gen)
@@ -257,8 +257,8 @@ class LoopTrainer:
 
 def _state(T, d, m, n, device, dtype="float32", **extra):
     """A config, the round's inputs and a few warm-up rounds' worth of non-zero heads."""
-    from .tasks import make_generator
-    from .train import Round, TrainConfig, init_heads, setup
+    from ..tasks import make_generator
+    from ..train import Round, TrainConfig, init_heads, setup
 
     cfg = TrainConfig(T=T, d=d, m=m, n1=n, n2=n, device=device, dtype=dtype, rounds=1, **extra)
     M, tasks, W, b = setup(cfg)
@@ -271,7 +271,7 @@ def _state(T, d, m, n, device, dtype="float32", **extra):
 
 def bench_loop(T, d, m, n, reps, device="cpu") -> dict:
     """``loop_ratio`` at (T, d, m, n): per-task loop round over batched round, interleaved."""
-    from .tasks import make_generator
+    from ..tasks import make_generator
 
     cfg, M, tasks, W, b, A, gen, rnd = _state(T, d, m, n, device)
     loop = LoopTrainer(cfg, M, tasks, W.clone(), b, A.clone(), make_generator(54321, W.device))
@@ -353,7 +353,7 @@ def _rss_child() -> None:  # pragma: no cover - runs in a child process
 
     import torch
 
-    from .train import TrainConfig, train
+    from ..train import TrainConfig, train
 
     cfg = TrainConfig(**json.loads(sys.argv[1]))
     start = time.perf_counter()
@@ -370,7 +370,7 @@ def _rss_child() -> None:  # pragma: no cover - runs in a child process
 
 def child_peak_rss(cfg: dict, timeout: float = 1800) -> dict:
     """Train ``cfg`` (TrainConfig fields) in a fresh Python process and return its peak RSS and details."""
-    code = "import sys; from mtrl_lib.bench import _rss_child; _rss_child()"
+    code = "import sys; from mtrl_lib.book.bench import _rss_child; _rss_child()"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", code, json.dumps(cfg)], capture_output=True, text=True,
                          timeout=timeout, cwd=ROOT, env=env)
@@ -421,7 +421,7 @@ def copy_tree(dest: Path, committed: bool = False) -> Path:
 
 def _chapter_names(tree: Path) -> list[str]:
     """The chapters of the copy ``tree`` (its chapter list may differ from this process's)."""
-    code = "import json; from mtrl_lib.chapters import CHAPTERS; print(json.dumps([c.name for c in CHAPTERS]))"
+    code = "import json; from mtrl_lib.book.chapters import CHAPTERS; print(json.dumps([c.name for c in CHAPTERS]))"
     out = subprocess.run([sys.executable, "-c", code], cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -633,7 +633,7 @@ def run(quick: bool = False, device: str = "cpu", only=FIGURES, json_path: Path 
         committed: bool = False, log=print) -> dict:
     """Measure the figures in ``only``, print a table, write ``json_path`` and ``page_path``. A figure whose
     measurement fails is reported (NaN, with the error) and the others are still measured."""
-    from .train import resolve_device
+    from ..train import resolve_device
 
     resolve_device(device)
     sizes = SIZES["quick" if quick else "full"]

@@ -25,7 +25,7 @@ def software() -> dict:
     import numpy
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {"mtrl_lib": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform()}

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from .progress import static_mode
+from ..progress import static_mode
 
 
 def explorer(draw, **sliders):

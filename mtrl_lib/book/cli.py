@@ -52,7 +52,7 @@ def cmd_list() -> int:
 
 
 def cmd_run(args) -> int:
-    from .params import parse_cli_value, resolve
+    from .cli_values import parse_cli_value, resolve
     from .runner import ChapterFailed, execute
 
     chapter = get_chapter(args.chapter)
@@ -77,12 +77,12 @@ def cmd_book(args) -> int:
     if args.jobs < 1:
         raise ValueError(f"--jobs must be an integer >= 1, got {args.jobs}")
     # Validate every chapter's parameters before executing any.
-    from .params import resolve
+    from .cli_values import resolve
 
     for c in CHAPTERS:
         resolve(c, args.profile, {})
     start = time.perf_counter()
-    with book_lock(BUILD / ".book.lock"):  # one book build at a time in this tree (see mtrl_lib.bookcache)
+    with book_lock(BUILD / ".book.lock"):  # one book build at a time in this tree (see mtrl_lib.book.bookcache)
         outcomes = execute_all(args.profile, args.jobs)
         failed = [o for o in outcomes if o.status == "failed"]
         if failed:

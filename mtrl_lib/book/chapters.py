@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 PROFILES = ("quick", "paper")
 
@@ -58,19 +58,19 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("02_subspace_recovery", "C2", "Multi-task training recovers the subspace",
             "mtrl_lib.experiments.subspace_recovery",
             paper={"d": 200, "m": 400, "rounds": 200, "rounds_quadratic": 300, "T_values": (1, 5, 20, 100, 500),
-                   "seeds": tuple(range(10))}),
+                   "seeds": tuple(range(20))}),
     Chapter("03_downstream", "C3, C4", "Learned features make new tasks independent of d",
             "mtrl_lib.experiments.downstream",
             paper={"ds": (25, 50, 100, 200, 400, 800), "m": 200, "rounds": 100, "eta_a": 10.0, "eta_W": 0.05,
                    "ms": (5, 10, 25, 50, 100, 200), "n3s": (10, 25, 50, 100, 200, 400, 800),
-                   "down_tasks": 20, "n_test": 2000, "seeds": tuple(range(10))}),
+                   "down_tasks": 20, "n_test": 2000, "seeds": tuple(range(20))}),
     Chapter("04_single_task", "C5", "One task is not enough", "mtrl_lib.experiments.single_task",
             paper={"d": 200, "m": 200, "n": 100, "draws": 100, "n3s": (10, 25, 50, 100, 200, 400),
-                   "down_tasks": 10, "n_test": 2000, "seeds": tuple(range(10))}),
+                   "down_tasks": 10, "n_test": 2000, "seeds": tuple(range(20))}),
     Chapter("05_head_adaptation", "C6", "Head adaptation: what the W-gradient is made of",
             "mtrl_lib.experiments.head_adaptation",
             paper={"d": 200, "m": 400, "T": 100, "rounds": 200, "rounds_quadratic": 300,
-                   "anatomy_n": 4000, "seeds": tuple(range(10))}),
+                   "anatomy_n": 4000, "seeds": tuple(range(20))}),
 )
 
 

@@ -50,6 +50,23 @@ def glue(name: str, value, display: bool = False):
     _glue(name, value, display=display)
 
 
+def glue_ci(name: str, per_seed, axis: int = 0):
+    """Glue the mean over seeds as ``name`` and the half-width of its 95% t interval as ``name_ci``
+    (:func:`mtrl_lib.stats.mean_ci`); returns the interval."""
+    from ..stats import mean_ci
+
+    iv = mean_ci(per_seed, axis=axis)
+    glue(name, float(iv.mean))
+    glue(f"{name}_ci", float(iv.half))
+    return iv
+
+
+def glue_all(values: dict):
+    """Glue every ``name: value`` of a dict (an experiment's ``summary``), without displaying any."""
+    for name, value in values.items():
+        glue(name, value)
+
+
 def read_glued(nb: nbformat.NotebookNode) -> dict:
     """``{name: value}`` for every scalar glued in an executed notebook (figures are skipped)."""
     out = {}

@@ -1,22 +1,30 @@
-"""Figures shared by the chapters: one style, labelled axes, legends, bands over seeds."""
+"""Figures shared by the chapters: one style, labelled axes, legends, 95% confidence bands over seeds."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..stats import mean_ci
+
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
                      "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False})
 
 
-def band(ax, x, runs, label, color=None, q=(0.1, 0.9), **kw):
-    """Mean over seeds (``runs: (seeds, len(x))``) with a shaded band between quantiles ``q``."""
+def band(ax, x, runs, label, color=None, **kw):
+    """Mean over seeds (``runs: (seeds, len(x))``) with its shaded 95% t confidence interval
+    (:func:`mtrl_lib.stats.mean_ci`)."""
     runs = np.atleast_2d(np.asarray(runs, dtype=float))
-    mean = runs.mean(axis=0)
-    (line,) = ax.plot(x, mean, label=label, color=color, **kw)
+    iv = mean_ci(runs, axis=0)
+    (line,) = ax.plot(x, iv.mean, label=label, color=color, **kw)
     if runs.shape[0] > 1:
-        lo, hi = np.quantile(runs, q, axis=0)
-        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.fill_between(x, iv.lo, iv.hi, color=line.get_color(), alpha=0.2, linewidth=0)
     return line
+
+
+def errorbars(ax, x, runs, label, color=None, **kw):
+    """Mean over seeds (``runs: (seeds, len(x))``) with 95% t confidence intervals as error bars."""
+    iv = mean_ci(np.atleast_2d(np.asarray(runs, dtype=float)), axis=0)
+    return ax.errorbar(x, iv.mean, yerr=iv.half, label=label, color=color, capsize=3, **kw)
 
 
 def binned(ax, x, y, bins=12, label=None, color="k"):

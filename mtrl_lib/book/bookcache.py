@@ -1,7 +1,7 @@
 """What decides whether ``python -m mtrl_lib book`` re-executes a chapter, and the lock that keeps two book
 builds in one tree from interleaving.
 
-A chapter's cache key (:func:`mtrl_lib.runner.cache_key`) hashes what its *outputs* depend on: the notebook's
+A chapter's cache key (:func:`mtrl_lib.book.runner.cache_key`) hashes what its *outputs* depend on: the notebook's
 code (:func:`code_digest`: every code cell's source and metadata, the order and ids of all cells, the
 notebook metadata), its parameters, the profile and the ``mtrl_lib`` sources. Prose is not in the key: a
 change that only touches markdown cells is copied into the executed notebook by :func:`refresh_prose`
