@@ -51,6 +51,11 @@ from .threads import one_thread
 from .tasks import FAMILIES, Tasks, chunk_size, draw_tasks, make_generator, random_subspace
 
 HEAD_MODES = ("adapted", "frozen", "zero")
+# Negative controls (tests and chapters use them to show that a verdict fails for a run that cannot learn):
+# "shuffled_labels": every label is a fair coin independent of x, in both phases (nothing to learn);
+# "swapped_heads": the head phase of task t uses the labels of task t+1 (mod T), so each head is fitted to
+# another task than the one it predicts in the feature phase (a broken algorithm).
+CONTROLS = ("none", "shuffled_labels", "swapped_heads")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -91,6 +96,7 @@ class TrainConfig:
     dtype: str = "float32"
     memory_budget_gb: float = 1.0
     record_every: int = 1
+    control: str = "none"
 
     def __post_init__(self):
         check_int("d", self.d, 1)
@@ -118,6 +124,7 @@ class TrainConfig:
         check_choice("dtype", self.dtype, tuple(DTYPES))
         check_float("memory_budget_gb", self.memory_budget_gb, 0.0, lo_open=True)
         check_int("record_every", self.record_every, 1)
+        check_choice("control", self.control, CONTROLS)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -270,6 +277,10 @@ class Round:
     def __init__(self, cfg: TrainConfig, M: torch.Tensor, tasks: Tasks, b: torch.Tensor, chunk: int | None = None,
                  draw=None):
         self.cfg, self.tasks, self.draw = cfg, tasks, draw
+        # the tasks whose labels the head phase sees (another task's under the "swapped_heads" control)
+        self.head_tasks = tasks
+        if cfg.control == "swapped_heads":
+            self.head_tasks = Tasks(tasks.family, tasks.params.roll(-1, 0), tasks.noise)
         dev, dt = M.device, M.dtype
         d, r, m = cfg.d, cfg.r, cfg.m
         self.adapted = cfg.head_mode == "adapted"
@@ -301,8 +312,11 @@ class Round:
             torch.mm(X, self.WM, out=P)
         else:
             torch.addmm(self.bias, X, self.WM, out=P)
-        tasks = self.tasks[s:e]
-        Y = tasks.clean_labels(P[:, m:m + r].unflatten(0, (Tc, n)))
+        tasks = (self.head_tasks if phase == 0 else self.tasks)[s:e]
+        if self.cfg.control == "shuffled_labels":
+            Y = torch.randint(0, 2, (Tc, n), generator=gen, device=X.device).to(X.dtype).mul_(2).sub_(1)
+        else:
+            Y = tasks.clean_labels(P[:, m:m + r].unflatten(0, (Tc, n)))
         if tasks.noise > 0:
             flip = torch.rand(Tc, n, generator=gen, device=X.device) < tasks.noise
             Y = torch.where(flip, -Y, Y)
