@@ -1,7 +1,9 @@
 """``python -m mtrl_lib``: list the chapters, run one, build the book, or benchmark.
 
 Exit status: 0 success; 1 a chapter or the book build failed (named, with its cell and error);
-2 bad input (unknown chapter or parameter, wrong type, out of range), reported in one line, no traceback.
+2 bad input (unknown chapter or parameter, wrong type, out of range, an unwritable --out or --store, an
+unusable --scheduler), reported in one line, no traceback, before any computation; 130 interrupted (Ctrl-C):
+one line, the store keeps every finished unit, and rerunning the same command resumes.
 """
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from .chapters import CHAPTERS, PROFILES, get_chapter
+from .chapters import CHAPTERS, PROFILES, ROOT, get_chapter
+
+DEFAULT_STORE = "_build/store"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("book", help="execute every chapter (skipping unchanged ones) and build the HTML")
     b.add_argument("--profile", default="quick", choices=PROFILES)
     b.add_argument("--jobs", type=int, default=1, help="chapters executed in parallel (default 1)")
+    for q in (r, b):
+        q.add_argument("--scheduler", default=None,
+                       help="run the units on Dask: tcp://HOST:PORT, or local:N for a LocalCluster of N workers "
+                            "(default: $DASK_SCHEDULER_ADDRESS if set, else in-process)")
+        q.add_argument("--store", default=None,
+                       help=f"results store folder (default: {DEFAULT_STORE}); finished units are reused")
     bn = sub.add_parser("bench", help="measure the training round and the book rebuild (the Performance page)")
     bn.add_argument("--quick", action="store_true", help="small version (seconds to a minute or two)")
     bn.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -51,6 +61,58 @@ def cmd_list() -> int:
     return 0
 
 
+def _writable_folder(option: str, path: Path) -> Path:
+    """Create ``path`` if needed and check that a file can be written there; ValueError (one line) if not."""
+    import tempfile
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+            pass
+    except OSError as e:
+        raise ValueError(f"{option} must be a folder that can be created and written, got {str(path)!r} "
+                         f"({e.strerror or type(e).__name__})") from None
+    return path
+
+
+class _Execution:
+    """The scheduler and store of one command, checked before any computation; a LocalCluster for
+    ``local:N`` lives as long as the command (a context manager)."""
+
+    def __init__(self, args):
+        import os
+
+        from .executors import check_scheduler, parse_scheduler
+        from .store import Store
+
+        spec = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+        self.store = Path(args.store or ROOT / DEFAULT_STORE)
+        Store(self.store).check_writable()
+        self.cluster, self.address = None, None
+        if spec:
+            kind, value = parse_scheduler(spec)
+            if kind == "local":
+                self.cluster = _start_cluster(value)
+                self.address = self.cluster.scheduler_address
+            else:
+                self.address = value
+            check_scheduler(self.address)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+
+def _start_cluster(n: int):
+    from .executors import start_local_cluster
+
+    return start_local_cluster(n)
+
+
 def cmd_run(args) -> int:
     from .cli_values import parse_cli_value, resolve
     from .runner import ChapterFailed, execute
@@ -58,16 +120,62 @@ def cmd_run(args) -> int:
     chapter = get_chapter(args.chapter)
     overrides = {name: parse_cli_value(value) for name, value in args.parameter}
     params = resolve(chapter, args.profile, overrides)
-    out = Path(args.out)
+    out = _writable_folder("--out", Path(args.out))
+    _on_interrupt(f"chapter {chapter.name}", [out / ".staging"])
     start = time.perf_counter()
-    try:
-        glued = execute(chapter, params, out, args.profile, progress=sys.stderr.isatty())
-    except ChapterFailed as e:
-        print(str(e), file=sys.stderr)
-        return 1
+    with _Execution(args) as ex:
+        try:
+            glued = execute(chapter, params, out, args.profile, progress=sys.stderr.isatty(),
+                            scheduler=ex.address, store=ex.store)
+        except KeyboardInterrupt:
+            raise _Interrupted(f"chapter {chapter.name}") from None
+        except ChapterFailed as e:
+            print(str(e), file=sys.stderr)
+            return 1
     print(f"{chapter.name}: {len(glued)} glued values in {out / (chapter.name + '.json')} "
           f"({time.perf_counter() - start:.1f} s)")
     return 0
+
+
+class _Interrupted(Exception):
+    """Ctrl-C: what was interrupted (the message), reported in one line with exit status 130."""
+
+
+def _on_interrupt(what: str, staging: list[Path]):
+    """Ctrl-C handler for ``run`` and ``book``.
+
+    A kernel runs in its own session (jupyter_client starts it so), so the terminal's SIGINT never reaches it,
+    and papermill's wait does not always return to Python promptly. The handler therefore ends everything
+    itself, within a second: it kills every process this command started (kernels, ``--jobs`` workers, a
+    LocalCluster's nanny and workers), removes the partial files from the staging folders, prints one line
+    and exits with status 130. Finished units are already in the store (each is written as it arrives), so
+    rerunning the same command resumes."""
+    import os
+    import shutil
+    import signal
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            import psutil
+
+            kids = psutil.Process().children(recursive=True)
+            for k in kids:
+                try:
+                    k.kill()
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(kids, timeout=3)
+        except Exception:
+            pass
+        for d in staging:
+            shutil.rmtree(d, ignore_errors=True)
+        sys.stderr.write(f"\ninterrupted: {what}; finished units are kept in the store, and rerunning the same "
+                         f"command resumes from them\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, handler)
 
 
 def cmd_book(args) -> int:
@@ -81,9 +189,15 @@ def cmd_book(args) -> int:
 
     for c in CHAPTERS:
         resolve(c, args.profile, {})
+    from .runner import EXECUTED
+
+    _on_interrupt("the book build (_build/html is unchanged)", [EXECUTED / ".staging", BUILD / ".staging"])
     start = time.perf_counter()
-    with book_lock(BUILD / ".book.lock"):  # one book build at a time in this tree (see mtrl_lib.book.bookcache)
-        outcomes = execute_all(args.profile, args.jobs)
+    with _Execution(args) as ex, book_lock(BUILD / ".book.lock"):  # one book build at a time in this tree
+        try:
+            outcomes = execute_all(args.profile, args.jobs, scheduler=ex.address, store=ex.store)
+        except KeyboardInterrupt:
+            raise _Interrupted("the book build") from None
         failed = [o for o in outcomes if o.status == "failed"]
         if failed:
             print(f"{len(failed)} chapter(s) failed; the book was not rebuilt and _build/html is unchanged.",
@@ -94,6 +208,8 @@ def cmd_book(args) -> int:
         except ChapterFailed as e:
             print(str(e), file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            raise _Interrupted("the HTML build (_build/html is unchanged)") from None
     print(f"book built in {time.perf_counter() - start:.1f} s: {html / 'index.html'}")
     return 0
 
@@ -125,9 +241,14 @@ def main(argv=None) -> int:
         if args.command == "bench":
             return cmd_bench(args)
         return cmd_book(args)
-    except ValueError as e:  # ParameterError and validation errors: one clear line
+    except ValueError as e:  # ParameterError, validation, --out/--store/--scheduler errors: one clear line
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (_Interrupted, KeyboardInterrupt) as e:
+        what = str(e) if isinstance(e, _Interrupted) else args.command
+        print(f"interrupted: {what}; finished units are kept in the store, and rerunning the same command "
+              f"resumes from them", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

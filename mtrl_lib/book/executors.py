@@ -1,14 +1,206 @@
-"""Executors for an experiment's units (see :mod:`mtrl_lib.units`), chosen from the environment.
+"""Executors for an experiment's units (:mod:`mtrl_lib.units`): in-process or Dask, behind the results store.
 
-``from_environment()`` is what a chapter notebook passes to ``chapter.run(params, executor=...)``. The runner
-sets the environment of the kernel it starts; in a plain Jupyter session nothing is set and units run
-in-process.
+* **in-process** (the default, and what ``make book`` uses): units run one after another in the kernel.
+* **Dask distributed**: ``--scheduler tcp://HOST:PORT`` (or ``DASK_SCHEDULER_ADDRESS`` in the environment,
+  Dask's own convention) sends units to an existing cluster; ``--scheduler local:N`` starts a LocalCluster
+  of N single-threaded worker processes for the duration of the command. A worker that dies mid-unit is
+  replaced and its units are recomputed by Dask (``retries`` covers a unit that fails on a dying worker).
+* **the store** (:mod:`mtrl_lib.book.store`) sits in front of either: a unit already stored is loaded, the
+  others are computed and each is stored as soon as it arrives, so an interrupted run loses at most the
+  units in flight.
+
+The command line checks the scheduler and the store before any computation (:func:`check_scheduler`,
+:meth:`Store.check_writable`) and hands the kernel its choices through the environment
+(``MTRL_SCHEDULER``, ``MTRL_STORE``, ``MTRL_UNITS_LOG``); :func:`from_environment` turns them back into an
+executor inside the notebook. With nothing set (a reader's own Jupyter session) units run in-process with no
+store. Seeds belong to units, so the executor never changes a result: the same parameters give the same
+bytes however many workers there are.
 """
 from __future__ import annotations
 
-from ..units import InProcess
+import atexit
+import json
+import os
+import re
+from pathlib import Path
+
+from ..progress import progress_bar
+from ..units import InProcess, Unit, call
+from .store import Store, normalise, science_digest, unit_key
+
+ENV_SCHEDULER, ENV_STORE, ENV_LOG = "MTRL_SCHEDULER", "MTRL_STORE", "MTRL_UNITS_LOG"
+CONNECT_TIMEOUT_S = 5
+
+
+class SchedulerError(ValueError):
+    """The scheduler cannot be used (one line; the command line exits 2)."""
+
+
+def _identity() -> tuple[str, str]:
+    """Run on each worker: the mtrl_lib version and science digest it would compute with."""
+    from .. import __version__
+    from .store import science_digest as digest
+
+    return __version__, digest()
+
+
+def parse_scheduler(text: str) -> tuple[str, object]:
+    """``("local", N)`` for ``local:N``, else ``("address", "tcp://HOST:PORT")``; ValueError when malformed."""
+    m = re.fullmatch(r"local:(\d+)", text.strip())
+    if m:
+        n = int(m.group(1))
+        if not 1 <= n <= 256:
+            raise SchedulerError(f"--scheduler local:N needs N in [1, 256], got {text!r}")
+        return "local", n
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    addr = text.strip() if "://" in text else f"tcp://{text.strip()}"
+    try:
+        scheme, loc = parse_address(addr)
+        host, port = parse_host_port(loc)
+        if scheme not in ("tcp", "tls", "inproc", "ws", "wss") or not host or not port:
+            raise ValueError(addr)
+    except Exception:
+        raise SchedulerError(f"--scheduler must be local:N or a Dask scheduler address such as "
+                             f"tcp://127.0.0.1:8786, got {text!r}") from None
+    return "address", addr
+
+
+def start_local_cluster(n: int):
+    """A LocalCluster of ``n`` single-threaded worker processes (no dashboard). Returns the cluster."""
+    import dask
+    from distributed import LocalCluster
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")      # inherited by the worker processes
+    with dask.config.set({"distributed.worker.daemon": False, "logging.distributed": "error"}):
+        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                            silence_logs=50)
+
+
+def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> int:
+    """Connect, wait for a worker, and check that every worker imports this mtrl_lib with the same science
+    source. Returns the number of workers; raises :class:`SchedulerError` (one line) otherwise."""
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=f"{timeout}s", set_as_default=False)
+    except Exception as e:
+        raise SchedulerError(f"--scheduler {address}: cannot reach a Dask scheduler there ({type(e).__name__})") from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except Exception:
+            raise SchedulerError(f"--scheduler {address}: the scheduler has no workers") from None
+        try:
+            ids = client.run(_identity)
+        except Exception as e:
+            raise SchedulerError(f"--scheduler {address}: the workers cannot import the project's packages "
+                                 f"({type(e).__name__}: {e}); install mtrl_lib and its requirements there") from None
+        from .. import __version__
+
+        mine = (__version__, science_digest())
+        bad = [w for w, v in ids.items() if tuple(v) != mine]
+        if bad:
+            raise SchedulerError(f"--scheduler {address}: {len(bad)} worker(s) run another version of mtrl_lib "
+                                 f"(version or source differ from this checkout)")
+        return len(ids)
+    finally:
+        client.close()
+
+
+class Dask:
+    """Units on a Dask cluster; results come back in the units' order."""
+
+    def __init__(self, address: str):
+        from distributed import Client
+
+        self.address = address
+        self.client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
+        atexit.register(self.client.close)
+
+    @property
+    def name(self) -> str:
+        return f"dask {self.address}"
+
+    def workers(self) -> int:
+        return len(self.client.scheduler_info().get("workers", {}))
+
+    def iter_results(self, units: list[Unit]):
+        """Yield ``(index, result)`` as units finish (in any order)."""
+        from distributed import as_completed
+
+        keys = [f"mtrl-unit-{unit_key(u)}" for u in units]
+        futures = self.client.map(call, units, key=keys, retries=3, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        for fut in as_completed(futures, loop=self.client.loop):
+            yield index[fut.key], fut.result()
+
+    def map(self, units, desc=None) -> list[dict]:
+        out = [None] * len(units)
+        for i, res in progress_bar(self.iter_results(list(units)), desc=desc, total=len(units)):
+            out[i] = res
+        return out
+
+
+class _Local:
+    """In-process, yielding results as they finish (for the store)."""
+
+    name = "in-process"
+
+    def iter_results(self, units):
+        for i, u in enumerate(units):
+            yield i, call(u)
+
+
+class Stored:
+    """The store in front of an executor: load stored units, compute the rest, store each as it arrives.
+    Counts ``units_total`` and ``units_from_store`` and appends them to ``log`` (a JSON file) after each map."""
+
+    def __init__(self, inner, store: Store | None, log: Path | None = None):
+        self.inner, self.store, self.log = inner, store, log
+        self.units_total = self.units_from_store = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def map(self, units, desc=None) -> list[dict]:
+        units = list(units)
+        keys = [unit_key(u) for u in units]
+        out = [None] * len(units)
+        if self.store is not None:
+            for i, k in enumerate(keys):
+                out[i] = self.store.get(k)
+        todo = [i for i, r in enumerate(out) if r is None]
+        self.units_total += len(units)
+        self.units_from_store += len(units) - len(todo)
+        sub = [units[i] for i in todo]
+        bar = progress_bar(self.inner.iter_results(sub), desc=desc, total=len(sub))
+        for j, res in bar:
+            i = todo[j]
+            if self.store is not None:
+                self.store.put(keys[i], units[i], res)
+            out[i] = normalise(res)
+        self._write_log()
+        return out
+
+    def _write_log(self):
+        if self.log is None:
+            return
+        rec = {"units_total": self.units_total, "units_from_store": self.units_from_store,
+               "executor": self.name}
+        if isinstance(self.inner, Dask):
+            rec["workers"] = self.inner.workers()
+        self.log.write_text(json.dumps(rec, sort_keys=True) + "\n")
 
 
 def from_environment():
-    """The executor the runner asked for (in-process by default)."""
-    return InProcess()
+    """The executor the runner asked for: Dask when ``MTRL_SCHEDULER`` or ``DASK_SCHEDULER_ADDRESS`` names a
+    scheduler, else in-process; behind the store at ``MTRL_STORE`` when set. Nothing set: plain in-process."""
+    address = os.environ.get(ENV_SCHEDULER) or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    store = os.environ.get(ENV_STORE)
+    log = os.environ.get(ENV_LOG)
+    if not (address or store or log):
+        return InProcess()
+    inner = Dask(address) if address else _Local()
+    return Stored(inner, Store(store) if store else None, Path(log) if log else None)

@@ -38,6 +38,11 @@ EXECUTED = BOOK / "chapters"
 BUILD = ROOT / "_build"
 
 
+# The kernel's own log (its "running over TCP without encryption" warning on start, "KeyboardInterrupt caught"
+# on shutdown) goes to the terminal of `run` and `book` and says nothing to the reader: errors only.
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
+
 class ChapterFailed(RuntimeError):
     """A chapter's notebook raised; the message names the chapter, the cell and the error."""
 
@@ -99,17 +104,28 @@ def _failure_message(chapter: Chapter, err: Exception) -> str:
 
 
 def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", progress: bool = False,
-            threads: int | None = None) -> dict:
+            threads: int | None = None, scheduler: str | None = None, store: Path | None = None) -> dict:
     """Execute ``chapter`` with validated ``params`` (its ``Params``) into ``out_dir``; return the glued values.
 
-    Raises :class:`ChapterFailed` (previous results in ``out_dir`` untouched) if the notebook raises."""
+    ``scheduler``: a Dask scheduler address for the chapter's units (None: in-process); ``store``: the results
+    store folder (None: no store). Both reach the kernel through the environment
+    (:func:`mtrl_lib.book.executors.from_environment`), and the provenance record gets ``units_total``,
+    ``units_from_store`` and the executor. Raises :class:`ChapterFailed` (previous results in ``out_dir``
+    untouched) if the notebook raises; on Ctrl-C the staging files are removed and KeyboardInterrupt goes on."""
     import papermill as pm
+
+    from .executors import ENV_LOG, ENV_SCHEDULER, ENV_STORE
 
     out_dir = Path(out_dir)
     staging = out_dir / ".staging"
     staging.mkdir(parents=True, exist_ok=True)
     nb_params = to_papermill(params)
-    env = {"MTRL_STATIC": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    units_log = staging / f"{chapter.name}.units.json"
+    units_log.unlink(missing_ok=True)
+    env = {"MTRL_STATIC": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", ENV_LOG: str(units_log.resolve()),
+           ENV_SCHEDULER: scheduler or "", ENV_STORE: str(Path(store).resolve()) if store else "",
+           # ipykernel's "running over TCP without encryption" and debugger notices are not the reader's concern
+           "PYTHONWARNINGS": "ignore"}
     if threads:
         env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
     if "OMP_WAIT_POLICY" not in os.environ:
@@ -121,9 +137,15 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     start = time.perf_counter()
     tmp = staging / f"{chapter.name}.ipynb"
     try:
-        pm.execute_notebook(str(chapter.notebook), str(tmp), parameters=nb_params, kernel_name="python3",
-                            cwd=str(chapter.notebook.parent), progress_bar=progress, log_output=False)
+        with _quiet_kernel_logs():
+            pm.execute_notebook(str(chapter.notebook), str(tmp), parameters=nb_params, kernel_name="python3",
+                                cwd=str(chapter.notebook.parent), progress_bar=progress, log_output=False,
+                                extra_arguments=KERNEL_ARGS)
+    except KeyboardInterrupt:
+        _clean_staging(staging, chapter.name)
+        raise
     except Exception as e:  # papermill raises PapermillExecutionError, or kernel errors
+        _clean_staging(staging, chapter.name)
         raise ChapterFailed(_failure_message(chapter, e)) from None
     finally:
         for k, v in old.items():
@@ -135,11 +157,49 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     _tidy(tmp)
     glued = read_glued(nbformat.read(tmp, as_version=4))
     (staging / f"{chapter.name}.json").write_text(json.dumps(glued, indent=2, sort_keys=True) + "\n")
-    (staging / f"{chapter.name}.provenance.json").write_text(
-        json.dumps(record(chapter.name, profile, nb_params, wall), indent=2, sort_keys=True) + "\n")
+    rec = record(chapter.name, profile, nb_params, wall)
+    units = json.loads(units_log.read_text()) if units_log.exists() else {}
+    rec["units_total"] = units.get("units_total", 0)
+    rec["units_from_store"] = units.get("units_from_store", 0)
+    rec["executor"] = ({"kind": "dask", "scheduler": scheduler, "workers": units.get("workers")} if scheduler
+                       else {"kind": "in-process"})
+    rec["store"] = str(store) if store else None
+    units_log.unlink(missing_ok=True)
+    (staging / f"{chapter.name}.provenance.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
     for suffix in (".ipynb", ".json", ".provenance.json"):
         os.replace(staging / f"{chapter.name}{suffix}", out_dir / f"{chapter.name}{suffix}")
     return glued
+
+
+def _clean_staging(staging: Path, name: str) -> None:
+    """Remove a chapter's partial files from the staging folder (and the folder, when empty)."""
+    for p in staging.glob(f"{name}.*"):
+        p.unlink(missing_ok=True)
+    try:
+        staging.rmdir()
+    except OSError:
+        pass
+
+
+class _quiet_kernel_logs:
+    """Silence the kernel-manager loggers while papermill runs: jupyter_client and nbclient log the kernel's
+    shutdown ("KeyboardInterrupt caught", kernel restarts) on stderr, which says nothing to the reader."""
+
+    NAMES = ("papermill", "nbclient", "jupyter_client", "traitlets", "asyncio")
+
+    def __enter__(self):
+        import logging
+
+        self.old = {n: logging.getLogger(n).level for n in self.NAMES}
+        for n in self.NAMES:
+            logging.getLogger(n).setLevel(logging.CRITICAL)
+
+    def __exit__(self, *exc):
+        import logging
+
+        for n, level in self.old.items():
+            logging.getLogger(n).setLevel(level)
+        return False
 
 
 def _up_to_date(name: str, profile: str) -> tuple[bool, str]:
@@ -155,7 +215,8 @@ def _up_to_date(name: str, profile: str) -> tuple[bool, str]:
     return fresh and refresh_prose(chapter.notebook, outputs[0]), key
 
 
-def _execute_for_book(name: str, profile: str, threads: int) -> Outcome:
+def _execute_for_book(name: str, profile: str, threads: int, scheduler: str | None = None,
+                      store: Path | None = None) -> Outcome:
     """Worker for one chapter of ``book`` (runs in its own process when ``--jobs`` > 1)."""
     from .chapters import get_chapter
 
@@ -167,7 +228,7 @@ def _execute_for_book(name: str, profile: str, threads: int) -> Outcome:
     key_file = EXECUTED / ".cache" / f"{name}.key"
     start = time.perf_counter()
     try:
-        execute(chapter, params, EXECUTED, profile, threads=threads)
+        execute(chapter, params, EXECUTED, profile, threads=threads, scheduler=scheduler, store=store)
     except ChapterFailed as e:
         return Outcome(name, "failed", time.perf_counter() - start, str(e))
     # Written after the results are in place: a crash in between costs a re-run, never a stale skip.
@@ -176,8 +237,9 @@ def _execute_for_book(name: str, profile: str, threads: int) -> Outcome:
 
 
 def execute_all(profile: str = "quick", jobs: int = 1, chapters: tuple[Chapter, ...] = CHAPTERS,
-                log=print) -> list[Outcome]:
-    """Execute (or skip, when unchanged) every chapter; ``jobs`` chapters at a time, each in its own kernel."""
+                log=print, scheduler: str | None = None, store: Path | None = None) -> list[Outcome]:
+    """Execute (or skip, when unchanged) every chapter; ``jobs`` chapters at a time, each in its own kernel.
+    A tqdm bar on stderr shows chapter i of N, the elapsed time and an estimate of the rest."""
     from tqdm import tqdm
 
     EXECUTED.mkdir(parents=True, exist_ok=True)
@@ -187,24 +249,35 @@ def execute_all(profile: str = "quick", jobs: int = 1, chapters: tuple[Chapter, 
     pending = [n for n in names if not _up_to_date(n, profile)[0]]
     threads = max(1, (os.cpu_count() or 1) // max(1, min(jobs, len(pending))))
     outcomes = []
-    bar = tqdm(total=len(names), desc=f"chapters ({profile})", unit="chapter", file=sys.stderr,
-               disable=not sys.stderr.isatty())
+    bar = tqdm(total=len(names), desc=f"book ({profile})", unit="chapter", file=sys.stderr,
+               bar_format="{desc}: chapter {n_fmt}/{total_fmt} [{elapsed} elapsed, {remaining} left] {postfix}")
+
+    def done(o):
+        outcomes.append(o)
+        bar.update()
+        bar.clear()
+        log(_describe(o))
+
     if jobs == 1:
-        results = (_execute_for_book(n, profile, threads) for n in names)
-        for o in results:
-            outcomes.append(o)
-            bar.update()
-            log(_describe(o))
+        for n in names:
+            bar.set_postfix_str(f"running {n}")
+            done(_execute_for_book(n, profile, threads, scheduler, store))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_execute_for_book, n, profile, threads) for n in names]
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint) as pool:
+            bar.set_postfix_str(f"running {jobs} at a time")
+            futures = [pool.submit(_execute_for_book, n, profile, threads, scheduler, store) for n in names]
             for f in futures:
-                o = f.result()
-                outcomes.append(o)
-                bar.update()
-                log(_describe(o))
+                done(f.result())
+    bar.set_postfix_str("")
     bar.close()
     return outcomes
+
+
+def _ignore_sigint():
+    """In ``--jobs`` workers: Ctrl-C is the parent's to handle (it ends the workers itself)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _describe(o: Outcome) -> str:
