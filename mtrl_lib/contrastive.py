@@ -60,6 +60,23 @@ def kappa_empirical(Z1: torch.Tensor, Z2: torch.Tensor, tasks: Tasks) -> torch.T
     return F1.T.double() @ F2.double() / T
 
 
+def kappa_matched(Z1: torch.Tensor, Z2: torch.Tensor, tasks: Tasks, partner: Tasks | None = None) -> torch.Tensor:
+    """kappa_T(z_i, z'_i) = (1/T) sum_t f_t(z_i) g_t(z'_i) for matched pairs only (the diagonal of
+    :func:`kappa_empirical` without the full matrix), with g = f unless ``partner`` tasks are given (the
+    kernel of an algorithm whose heads see other labels than its features).
+
+    ``Z1, Z2: (n, r)`` -> ``(n,)``."""
+    partner = tasks if partner is None else partner
+    total = Z1.new_zeros(Z1.shape[0], dtype=torch.float64)
+    step = max(1, 2**22 // max(1, Z1.numel()))            # tasks per chunk: about 4M elements at once
+    for s in range(0, tasks.T, step):
+        t1, t2 = tasks[s:s + step], partner[s:s + step]
+        F1 = t1.clean_labels(Z1.unsqueeze(0).expand(t1.T, *Z1.shape)).double()
+        F2 = t2.clean_labels(Z2.unsqueeze(0).expand(t2.T, *Z2.shape)).double()
+        total += (F1 * F2).sum(0)
+    return total / tasks.T
+
+
 def angle(Z1: torch.Tensor, Z2: torch.Tensor) -> torch.Tensor:
     """theta(z, z') in [0, pi] for every pair.  ``(n, r), (n', r)`` -> ``(n, n')``."""
     Z1 = Z1.double() / Z1.double().norm(dim=1, keepdim=True)

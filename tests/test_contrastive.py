@@ -2,9 +2,8 @@ import math
 
 import torch
 
-from mtrl_lib.contrastive import (angle, kappa_empirical, kappa_linear, one_step_heads,
+from mtrl_lib.contrastive import (angle, kappa_empirical, kappa_linear, kappa_matched, one_step_heads,
                                   pseudo_contrastive_grad, pseudo_contrastive_loss)
-from mtrl_lib.experiments import pseudo_contrastive as c1
 from mtrl_lib.model import init_weights
 from mtrl_lib.tasks import draw_tasks, random_subspace, sample
 
@@ -38,12 +37,11 @@ def test_single_task_kernel_is_rank_one(gen):
     assert torch.linalg.matrix_rank(kappa_empirical(Z, Z, tasks)) == 1
 
 
-def test_chapter1_checks_at_small_scale():
-    p = c1.Params(d=30, r=3, m=40, T=10, n1=20, n2=20, kappa_tasks=500, kappa_pairs=50,
-                  pull_tasks=100, pull_n=50, pull_points=30)
-    g = c1.gradient_check(p)
-    assert g["grad_rel_err"] < 1e-10 and g["train_grad_rel_err"] < 1e-10 and g["heads_rel_err"] < 1e-10
-    k = c1.kappa_check(p)
-    assert k["max_dev"] < 2 * k["mc_max"]
-    u = c1.pull_push(p)
-    assert u["corr"] > 0.3 and u["mean_pos"] > 0 > u["mean_neg"]
+def test_matched_kernel_is_the_diagonal_of_the_full_kernel(gen):
+    tasks = draw_tasks("linear", 300, 4, gen, dtype=torch.float64)
+    partner = draw_tasks("linear", 300, 4, gen, dtype=torch.float64)
+    Z1 = torch.randn(20, 4, dtype=torch.float64, generator=gen)
+    Z2 = torch.randn(20, 4, dtype=torch.float64, generator=gen)
+    assert torch.equal(kappa_matched(Z1, Z2, tasks), torch.diagonal(kappa_empirical(Z1, Z2, tasks)))
+    cross = (tasks.clean_labels(Z1.expand(300, 20, 4)) * partner.clean_labels(Z2.expand(300, 20, 4))).mean(0)
+    assert torch.allclose(kappa_matched(Z1, Z2, tasks, partner), cross.double())

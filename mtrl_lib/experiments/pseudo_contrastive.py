@@ -1,179 +1,402 @@
 """Chapter 1 (claim C1): multi-task training after one head step is a pseudo-contrastive loss.
 
-Three computations, all in the paper's notation (see :mod:`mtrl_lib.contrastive`):
+Every seed is one independent draw of M, the tasks, the initial W0 and b, and every sample. Per seed, the
+chapter declares these units (:mod:`mtrl_lib.units`), all in float64 and in the notation of
+:mod:`mtrl_lib.contrastive`:
 
-1. gradient check: the W-gradient of the multi-task loss after one head step (autograd, float64) against
-   the closed-form pseudo-contrastive gradient;
-2. the task kernel: empirical kappa_T over many linear tasks against 1 - 2 theta / pi;
-3. what the loss does: after one feature step on L(W), the change of feature similarity of pairs (x, x')
-   against kappa(x, x') (pulled together when kappa > 0, pushed apart when kappa < 0).
+1. :func:`gradient_unit`: the W-gradient of the multi-task loss after one head step (the training code,
+   and autograd through the model and loss) against the closed-form pseudo-contrastive gradient; and how
+   far the identity carries to the logistic loss that training uses: the cosine between the first
+   feature-step gradient under the logistic loss and the pseudo-contrastive gradient, at each head step
+   in ``eta_a_values``;
+2. :func:`kernel_unit`: the empirical task kernel over ``kappa_tasks`` tasks at ``kappa_pairs`` pairs
+   against 1 - 2 theta / pi;
+3. :func:`pull_unit`: one feature step of the training code (correlation loss), then, for every pair of
+   ``pull_points`` probe inputs, the change of the cosine similarity of their features against kappa of the
+   pair, summarised by their correlation;
+4. the null of that correlation: the same unit with the labels shuffled within each task (so independent
+   of x), ``null_draws`` times per seed, on the same M, W0 and samples.
+
+``control`` runs the whole chapter as a negative control (the verdict must then fail):
+``"shuffled_labels"`` shuffles every label within its task (nothing to learn); ``"swapped_heads"`` fits the
+head of task t to the labels of task t+1, as :mod:`mtrl_lib.train` does (a broken algorithm);
+``"sign_flipped"`` steps W up the gradient instead of down (a broken algorithm).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from .._validate import check_float, check_int
-from ..contrastive import (angle, kappa_empirical, kappa_linear, one_step_heads,
-                           pseudo_contrastive_grad, pseudo_contrastive_loss)
+from .._validate import check_float
+from ..contrastive import kappa_linear, kappa_matched, one_step_heads, pseudo_contrastive_grad, pseudo_contrastive_loss
+from ..contrastive import angle
 from ..losses import loss_value
+from ..metrics import energy
 from ..model import features, init_weights, predict
-from ..tasks import draw_tasks, make_generator, random_subspace, sample
+from ..stats import enough_seeds, fmt, mean_ci, null_quantile, undecided
+from ..tasks import Tasks, draw_tasks, make_generator, random_subspace, sample
+from ..threads import one_thread
 from ..train import feature_grad, head_step, resolve_device, stream_seed
+from ..units import run_units, unit
+from .common import ChapterParams, Choice, Float, Int
+
+CONTROLS = ("none", "shuffled_labels", "swapped_heads", "sign_flipped")
+GRAD_LEVEL = 1e-8        # largest relative error of an exact identity (float64 round-off here is ~1e-15)
+KERNEL_FACTOR = 2.0      # the kernel may deviate by at most this many times its expected Monte-Carlo maximum
+COS_LEVEL = 0.99         # "the identity carries" while the lower bound of the cosine stays at or above this
+KAPPA_EDGES = np.linspace(-1.0, 1.0, 11)   # bins of kappa for the pull/push curve
+MIN_BIN = 3              # pairs a bin needs in a seed to have a mean
+
+
+def _step_sizes(name, value):
+    """A non-empty, strictly increasing list of positive head steps."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or not tuple(value):
+        raise ValueError(f"{name} must be a non-empty list of numbers in (0, 1000000.0], got {value!r}")
+    out = tuple(check_float(f"{name}[{i}]", v, 0.0, 1e6, lo_open=True) for i, v in enumerate(value))
+    if any(b <= a for a, b in zip(out, out[1:])):
+        raise ValueError(f"{name} must be strictly increasing, got {list(out)}")
+    return out
 
 
 @dataclass(frozen=True)
-class Params:
-    d: int = 100
-    r: int = 5
-    m: int = 200
-    T: int = 50
-    n1: int = 50
-    n2: int = 50
-    eta_a: float = 1.0
-    bias_scale: float = 0.1
-    kappa_tasks: int = 2000
-    kappa_pairs: int = 400
-    pull_tasks: int = 500
-    pull_n: int = 200
-    pull_points: int = 60
-    pull_step: float = 20.0
-    seed: int = 0
-    device: str = "cpu"
+class Params(ChapterParams):
+    d: int = 100                # ambient dimension of x
+    r: int = 5                  # latent dimension: labels read x only through M^T x
+    m: int = 200                # neurons (width of the shared layer)
+    T: int = 50                 # tasks in the gradient check and the logistic-loss comparison
+    n1: int = 50                # samples per task in the head step
+    n2: int = 50                # samples per task in the feature step
+    eta_a: float = 1.0          # head step of the gradient check and of the pull/push step
+    bias_scale: float = 0.1     # b ~ bias_scale * N(0, 1), fixed
+    kappa_tasks: int = 2000     # tasks averaged in the empirical kernel
+    kappa_pairs: int = 400      # pairs (z, z') at which the kernel is compared with 1 - 2 theta / pi
+    pull_tasks: int = 200       # tasks in the pull/push step
+    pull_n: int = 100           # samples per task in each phase of the pull/push step
+    pull_points: int = 60       # probe inputs; their pairs are the points of the pull/push figure
+    pull_step: float = 20.0     # feature step eta_W of the pull/push step (W <- W - eta_W m grad, rows renormalised)
+    null_draws: int = 4         # shuffled-label draws per seed for the null of the pull/push correlation
+    eta_a_values: tuple[float, ...] = (1.0, 10.0, 50.0)   # head steps at which the logistic loss is compared
+    control: str = "none"       # "none", or a negative control: "shuffled_labels", "swapped_heads", "sign_flipped"
 
-    def __post_init__(self):
-        check_int("d", self.d, 2, 100_000)
-        check_int("r", self.r, 1, self.d)
-        check_int("m", self.m, 1, 100_000)
-        check_int("T", self.T, 1, 100_000)
-        check_int("n1", self.n1, 1, 1_000_000)
-        check_int("n2", self.n2, 1, 1_000_000)
-        check_float("eta_a", self.eta_a, 0.0, lo_open=True)
-        check_float("bias_scale", self.bias_scale, 0.0, 10.0)
-        check_int("kappa_tasks", self.kappa_tasks, 1, 1_000_000)
-        check_int("kappa_pairs", self.kappa_pairs, 2, 100_000)
-        check_int("pull_tasks", self.pull_tasks, 1, 100_000)
-        check_int("pull_n", self.pull_n, 1, 100_000)
-        check_int("pull_points", self.pull_points, 2, 2_000)
-        check_float("pull_step", self.pull_step, 0.0, lo_open=True)
-        check_int("seed", self.seed, 0)
-        resolve_device(self.device)
+    constraints: ClassVar[dict] = {
+        "kappa_tasks": Int(1, 1_000_000), "kappa_pairs": Int(2, 100_000), "pull_tasks": Int(1, 100_000),
+        "pull_n": Int(1, 100_000), "pull_points": Int(3, 2_000), "pull_step": Float(0.0, 1e6, lo_open=True),
+        "null_draws": Int(2, 1_000), "eta_a_values": _step_sizes, "control": Choice(CONTROLS),
+    }
 
 
-def gradient_check(p: Params) -> dict:
-    """Relative error between the training gradient (autograd through the real model and loss, after a
-    real head step) and the closed-form pseudo-contrastive gradient, in float64."""
-    dev, dt = resolve_device(p.device), torch.float64
-    g = make_generator(stream_seed(p.seed, "c1-grad"), dev)
-    M = random_subspace(p.d, p.r, g, dt)
-    tasks = draw_tasks("linear", p.T, p.r, g, dtype=dt)
-    W0, b = init_weights(p.m, p.d, g, p.bias_scale, dt)
-    X1, Y1 = sample(M, tasks, p.n1, g)
-    X2, Y2 = sample(M, tasks, p.n2, g)
+# ---------------------------------------------------------------- units (one seed each)
+
+def _draw(seed: int, stream: str, d: int, r: int, m: int, T: int, bias_scale: float, device: str):
+    """The generator of a unit's stream and its draws of M, T linear tasks, W0 and b (float64)."""
+    dev, dt = resolve_device(device), torch.float64
+    g = make_generator(stream_seed(seed, stream), dev)
+    M = random_subspace(d, r, g, dt)
+    tasks = draw_tasks("linear", T, r, g, dtype=dt)
+    W0, b = init_weights(m, d, g, bias_scale, dt)
+    return g, M, tasks, W0, b
+
+
+def shuffle_labels(Y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Each task's labels permuted among its samples: ``(T, n)`` -> ``(T, n)``, independent of x."""
+    perm = torch.argsort(torch.rand(Y.shape, generator=g, device=Y.device), dim=1)
+    return torch.gather(Y, 1, perm)
+
+
+def _labels(M, tasks: Tasks, X1, Y1, Y2, control: str, g):
+    """``(Y1 the heads are fitted to, Y1 of the task, Y2)`` under ``control``."""
+    if control == "shuffled_labels":
+        Y1, Y2 = shuffle_labels(Y1, g), shuffle_labels(Y2, g)
+    Y1_head = Y1
+    if control == "swapped_heads":
+        Y1_head = _rolled(tasks).clean_labels(X1 @ M)
+    return Y1_head, Y1, Y2
+
+
+def _rolled(tasks: Tasks) -> Tasks:
+    """Task t replaced by task t+1 (mod T): the labels the heads see under ``swapped_heads``."""
+    return Tasks(tasks.family, tasks.params.roll(-1, 0), tasks.noise)
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a * b).sum() / (a.norm() * b.norm()))
+
+
+def gradient_unit(seed: int, d: int, r: int, m: int, T: int, n1: int, n2: int, eta_a: float, eta_a_values,
+                  bias_scale: float, control: str, device: str) -> dict:
+    """Relative errors between the gradient the algorithm steps along (training code and autograd, after a
+    real head step) and the closed-form pseudo-contrastive gradient; and, per head step in ``eta_a_values``,
+    the cosine between the first feature-step gradient under the logistic loss and the closed form."""
+    g, M, tasks, W0, b = _draw(seed, "c1-grad", d, r, m, T, bias_scale, device)
+    X1, Y1 = sample(M, tasks, n1, g)
+    X2, Y2 = sample(M, tasks, n2, g)
+    Y1_head, Y1, Y2 = _labels(M, tasks, X1, Y1, Y2, control, g)
+    sign = -1.0 if control == "sign_flipped" else 1.0     # the direction the algorithm calls "the gradient"
+    A0 = torch.zeros(T, m, dtype=W0.dtype, device=W0.device)
 
     # The training code path: one head step from zero with the correlation loss ...
-    A = head_step(W0, b, torch.zeros(p.T, p.m, dtype=dt, device=dev), X1, Y1, "correlation", p.eta_a)
+    A = head_step(W0, b, A0, X1, Y1_head, "correlation", eta_a)
     # ... then the multi-task loss (1/T) sum_t L_t(W, a_t), differentiated by autograd at W = W0.
     W = W0.clone().requires_grad_(True)
     L = loss_value(predict(W, b, A, X2), Y2, "correlation").mean()
     (g_auto,) = torch.autograd.grad(L, W)
+    g_train, _ = feature_grad(W0, b, A, X2, Y2, "correlation", T)     # m * grad (training convention)
 
-    g_closed = pseudo_contrastive_grad(W0, b, W0, X1, Y1, X2, Y2, p.eta_a)
-    L_closed = pseudo_contrastive_loss(W0, b, W0, X1, Y1, X2, Y2, p.eta_a)
-    g_train, _ = feature_grad(W0, b, A, X2, Y2, "correlation", p.T)   # m * grad (training convention)
-    heads_closed = one_step_heads(W0, b, X1, Y1, p.eta_a)
+    g_closed = pseudo_contrastive_grad(W0, b, W0, X1, Y1, X2, Y2, eta_a)
+    L_closed = float(pseudo_contrastive_loss(W0, b, W0, X1, Y1, X2, Y2, eta_a))
     rel = lambda a, ref: float((a - ref).norm() / ref.norm())
+    cos = []
+    for eta in eta_a_values:       # the logistic loss that training uses, same samples
+        A_log = head_step(W0, b, A0, X1, Y1_head, "logistic", eta)
+        g_log, _ = feature_grad(W0, b, A_log, X2, Y2, "logistic", T)
+        cos.append(_cos(sign * g_log, g_closed))
     return {
-        "grad_rel_err": rel(g_auto, g_closed),
-        "train_grad_rel_err": rel(g_train / p.m, g_closed),
-        "heads_rel_err": rel(A, heads_closed),
-        "loss_rel_err": abs(float(L.detach()) - float(L_closed)) / abs(float(L_closed)),
-        "grad_norm": float(g_closed.norm()),
+        "grad_rel_err": rel(sign * g_auto, g_closed),
+        "train_grad_rel_err": rel(sign * g_train / m, g_closed),
+        "heads_rel_err": rel(A, one_step_heads(W0, b, X1, Y1, eta_a)),
+        "loss_rel_err": abs(float(L.detach()) - L_closed) / abs(L_closed),
+        "logistic_cos": np.asarray(cos),
     }
 
 
-def kappa_check(p: Params, n_tasks: int | None = None, n_pairs: int | None = None, r: int | None = None) -> dict:
-    """Empirical kappa over ``n_tasks`` linear tasks for ``n_pairs`` random pairs (z, z') in R^r, against
-    the closed form. Monte-Carlo: kappa_T is a mean of T signs with variance 1 - kappa^2, so its standard
-    error is sqrt((1 - kappa^2) / T) <= 1/sqrt(T), and the largest of P deviations is about
-    sqrt(2 ln(2P) / T)."""
-    n_tasks = n_tasks or p.kappa_tasks
-    n_pairs = n_pairs or p.kappa_pairs
-    r = r or p.r
-    dev = resolve_device(p.device)
-    g = make_generator(stream_seed(p.seed, "c1-kappa"), dev)
-    tasks = draw_tasks("linear", n_tasks, r, g, dtype=torch.float64)
-    Z1 = torch.randn(n_pairs, r, generator=g, device=dev, dtype=torch.float64)
-    Z2 = torch.randn(n_pairs, r, generator=g, device=dev, dtype=torch.float64)
-    emp = _pairwise_diag(Z1, Z2, tasks)
+def kernel_unit(seed: int, r: int, kappa_tasks: int, kappa_pairs: int, control: str, device: str) -> dict:
+    """The kernel that weighs pairs in the algorithm, kappa_T(z, z') = (1/T) sum_t (head label of z) (label
+    of z'), over ``kappa_tasks`` linear tasks at ``kappa_pairs`` random pairs in R^r, against 1 - 2 theta / pi.
+
+    Monte-Carlo: kappa_T is a mean of T signs with variance 1 - kappa^2, so its standard error is
+    sqrt((1 - kappa^2) / T) <= 1/sqrt(T), and the largest of P deviations is about sqrt(2 ln(2P) / T)."""
+    dev = resolve_device(device)
+    g = make_generator(stream_seed(seed, "c1-kappa"), dev)
+    tasks = draw_tasks("linear", kappa_tasks, r, g, dtype=torch.float64)
+    Z1 = torch.randn(kappa_pairs, r, generator=g, device=dev, dtype=torch.float64)
+    Z2 = torch.randn(kappa_pairs, r, generator=g, device=dev, dtype=torch.float64)
+    if control == "shuffled_labels":     # each task's labels permuted among the points
+        F1 = shuffle_labels(tasks.clean_labels(Z1.expand(kappa_tasks, *Z1.shape)), g)
+        F2 = shuffle_labels(tasks.clean_labels(Z2.expand(kappa_tasks, *Z2.shape)), g)
+        emp = (F1 * F2).mean(0)
+    else:
+        emp = kappa_matched(Z1, Z2, _rolled(tasks) if control == "swapped_heads" else tasks, tasks)
     theta = torch.diagonal(angle(Z1, Z2))
     theory = 1 - 2 * theta / math.pi
     dev_abs = (emp - theory).abs()
     return {
         "theta": theta.cpu().numpy(), "kappa_emp": emp.cpu().numpy(), "kappa_theory": theory.cpu().numpy(),
         "max_dev": float(dev_abs.max()), "rms_dev": float(dev_abs.pow(2).mean().sqrt()),
-        "mc_se": 1 / math.sqrt(n_tasks), "mc_max": math.sqrt(2 * math.log(2 * n_pairs) / n_tasks),
-        "n_tasks": n_tasks, "n_pairs": n_pairs,
+        "mc_se": 1 / math.sqrt(kappa_tasks), "mc_max": math.sqrt(2 * math.log(2 * kappa_pairs) / kappa_tasks),
     }
 
 
-def _pairwise_diag(Z1, Z2, tasks):
-    """kappa_T(z_i, z'_i) for matched pairs, the diagonal of :func:`kappa_empirical` without the full matrix."""
-    return torch.stack([kappa_empirical(Z1[i:i + 1], Z2[i:i + 1], tasks)[0, 0] for i in range(Z1.shape[0])])
-
-
-def pull_push(p: Params) -> dict:
-    """One gradient step on the pseudo-contrastive loss, then, for every pair of ``pull_points`` probe
-    inputs, the change of the cosine similarity of their features against kappa of the pair."""
-    dev, dt = resolve_device(p.device), torch.float64
-    g = make_generator(stream_seed(p.seed, "c1-pull"), dev)
-    M = random_subspace(p.d, p.r, g, dt)
-    tasks = draw_tasks("linear", p.pull_tasks, p.r, g, dtype=dt)
-    W0, b = init_weights(p.m, p.d, g, p.bias_scale, dt)
-    X1, Y1 = sample(M, tasks, p.pull_n, g)
-    X2, Y2 = sample(M, tasks, p.pull_n, g)
-    grad = pseudo_contrastive_grad(W0, b, W0, X1, Y1, X2, Y2, p.eta_a)
-    W1 = W0 - p.pull_step * p.m * grad     # the training step convention (eta_W m grad)
+def pull_unit(seed: int, d: int, r: int, m: int, pull_tasks: int, pull_n: int, pull_points: int,
+              pull_step: float, eta_a: float, bias_scale: float, control: str, null_draw: int,
+              device: str) -> dict:
+    """One feature step of the training code (head step from zero, then W <- W - eta_W m grad with the
+    correlation loss, rows renormalised), then the change of the features' cosine similarity of every pair of
+    probe inputs against kappa of the pair. ``null_draw`` = k > 0: the same M, W0 and samples, with the labels
+    shuffled within each task by the k-th null stream (one draw of the shuffled-label null)."""
+    g, M, tasks, W0, b = _draw(seed, "c1-pull", d, r, m, pull_tasks, bias_scale, device)
+    X1, Y1 = sample(M, tasks, pull_n, g)
+    X2, Y2 = sample(M, tasks, pull_n, g)
+    Xp = torch.randn(pull_points, d, generator=g, device=W0.device, dtype=W0.dtype)
+    Y1_head, _, Y2 = _labels(M, tasks, X1, Y1, Y2, control, g)
+    if null_draw:
+        gn = make_generator(_null_seed(seed, null_draw), W0.device)
+        Y1_head, Y2 = shuffle_labels(Y1_head, gn), shuffle_labels(Y2, gn)
+    A = head_step(W0, b, torch.zeros(pull_tasks, m, dtype=W0.dtype, device=W0.device), X1, Y1_head,
+                  "correlation", eta_a)
+    gW, _ = feature_grad(W0, b, A, X2, Y2, "correlation", pull_tasks)     # m * grad
+    W1 = W0 + pull_step * gW if control == "sign_flipped" else W0 - pull_step * gW
     W1 = W1 / W1.norm(dim=1, keepdim=True)
-    Xp = torch.randn(p.pull_points, p.d, generator=g, device=dev, dtype=dt)
 
     def cos(W):
         F = features(W, b, Xp)
         F = F / F.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return F @ F.T
 
-    delta = cos(W1) - cos(W0)
-    Z = Xp @ M
-    kap = kappa_linear(Z, Z)
-    iu = torch.triu_indices(p.pull_points, p.pull_points, offset=1)
+    with one_thread():       # small products: the same bits at any thread count (mtrl_lib.threads)
+        delta = cos(W1) - cos(W0)
+        Z = Xp @ M
+        kap = kappa_linear(Z, Z)
+    iu = torch.triu_indices(pull_points, pull_points, offset=1)
     k, dl = kap[iu[0], iu[1]].cpu().numpy(), delta[iu[0], iu[1]].cpu().numpy()
+    out = {"corr": float(np.corrcoef(k, dl)[0, 1]), "mean_pos": _mean(dl[k > 0.2]), "mean_neg": _mean(dl[k < -0.2])}
+    if not null_draw:
+        idx = np.clip(np.digitize(k, KAPPA_EDGES) - 1, 0, len(KAPPA_EDGES) - 2)
+        out.update(kappa=k, delta_cos=dl, energy_before=energy(W0, M), energy_after=energy(W1, M),
+                   bin_mean=np.array([dl[idx == i].mean() if (idx == i).sum() >= MIN_BIN else np.nan
+                                      for i in range(len(KAPPA_EDGES) - 1)]))
+    return out
+
+
+def _null_seed(seed: int, draw: int) -> int:
+    """The seed of the ``draw``-th shuffled-label stream of ``seed``. (Not ``stream_seed(seed, f"...{draw}")``:
+    that keys a stream by the first four bytes of its name only, so such names would all collide.)"""
+    return int(np.random.SeedSequence([int(seed), stream_seed(0, "c1-null"), int(draw)]).generate_state(1)[0])
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if x.size else 0.0
+
+
+# ---------------------------------------------------------------- the experiment
+
+def units(p: Params) -> dict:
+    """The chapter's units, by part: ``grad``, ``kappa`` and ``pull`` (one per seed) and ``null`` (one per seed
+    and null draw, seed-major)."""
+    common = dict(r=p.r, control=p.control, device=p.device)
+    net = dict(common, d=p.d, m=p.m, eta_a=p.eta_a, bias_scale=p.bias_scale)
+    pull = dict(net, pull_tasks=p.pull_tasks, pull_n=p.pull_n, pull_points=p.pull_points, pull_step=p.pull_step)
     return {
-        "kappa": k, "delta_cos": dl,
-        "corr": float(np.corrcoef(k, dl)[0, 1]),
-        "mean_pos": float(dl[k > 0.2].mean()), "mean_neg": float(dl[k < -0.2].mean()),
-        "energy_before": float((W0 @ M).pow(2).sum() / W0.pow(2).sum()),
-        "energy_after": float((W1 @ M).pow(2).sum() / W1.pow(2).sum()),
+        "grad": [unit(gradient_unit, s, **net, T=p.T, n1=p.n1, n2=p.n2, eta_a_values=list(p.eta_a_values))
+                 for s in p.seeds],
+        "kappa": [unit(kernel_unit, s, **common, kappa_tasks=p.kappa_tasks, kappa_pairs=p.kappa_pairs)
+                  for s in p.seeds],
+        "pull": [unit(pull_unit, s, **pull, null_draw=0) for s in p.seeds],
+        "null": [unit(pull_unit, s, **pull, null_draw=k) for s in p.seeds for k in range(1, p.null_draws + 1)],
     }
 
 
-def verdict(result: dict) -> str:
-    """C1 holds when the training gradient equals the closed form to round-off, the empirical kernel is
-    within twice the expected Monte-Carlo maximum of 1 - 2 theta / pi, and a step pulls kappa > 0 pairs
-    together and pushes kappa < 0 pairs apart."""
-    g, k, u = result["grad"], result["kappa"], result["pull"]
-    failed = [name for name, ok in [
-        ("gradient identity", g["grad_rel_err"] <= 1e-5),
-        ("kernel shape", k["max_dev"] <= 2 * k["mc_max"]),
-        ("pull/push", u["mean_pos"] > 0 > u["mean_neg"] and u["corr"] > 0),
-    ] if not ok]
-    return "reproduced" if not failed else "not reproduced (" + ", ".join(failed) + ")"
-
-
-def run(p: Params) -> dict:
-    """All of chapter 1's numbers, and the verdict on C1 they support."""
-    result = {"grad": gradient_check(p), "kappa": kappa_check(p), "pull": pull_push(p)}
-    result["verdict"] = verdict(result)
+def run(p: Params, executor=None) -> dict:
+    """Every unit's result, by part (lists in seed order; ``null`` seed-major), and the verdict on C1."""
+    parts = units(p)
+    flat = [u for part in parts.values() for u in part]
+    done = iter(run_units(flat, executor, desc="chapter 1 units"))
+    result = {name: [next(done) for _ in part] for name, part in parts.items()}
+    result["seeds"] = list(p.seeds)
+    result["verdict"] = verdict(result, p)
     return result
+
+
+def per_seed(result: dict, part: str, key: str) -> np.ndarray:
+    """``(seeds, ...)``: one result key of a part, stacked over units."""
+    return np.stack([np.asarray(u[key], dtype=float) for u in result[part]])
+
+
+def pull_curve(result: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the kappa bins that every seed populates (at least ``MIN_BIN`` pairs) and the per-seed
+    mean change of feature similarity in them, ``(seeds, bins)``."""
+    means = per_seed(result, "pull", "bin_mean")
+    keep = ~np.isnan(means).any(axis=0)
+    centres = (KAPPA_EDGES[:-1] + KAPPA_EDGES[1:]) / 2
+    return centres[keep], means[:, keep]
+
+
+def criteria(result: dict, p: Params) -> dict[str, bool]:
+    """Each criterion of :func:`verdict`, by the name the verdict reports when it fails."""
+    err = np.maximum(per_seed(result, "grad", "grad_rel_err"), per_seed(result, "grad", "train_grad_rel_err"))
+    kern = mean_ci(per_seed(result, "kappa", "max_dev"))
+    mc_max = result["kappa"][0]["mc_max"]
+    corr = mean_ci(per_seed(result, "pull", "corr"))
+    pos, neg = mean_ci(per_seed(result, "pull", "mean_pos")), mean_ci(per_seed(result, "pull", "mean_neg"))
+    return {
+        "gradient identity": bool(err.max() <= GRAD_LEVEL),
+        "kernel shape": bool(kern.hi <= KERNEL_FACTOR * mc_max),
+        "pull/push above the shuffled-label null": bool(corr.lo > null_q95(result)),
+        "pull/push direction": bool(pos.lo > 0 > neg.hi),
+    }
+
+
+def null_q95(result: dict) -> float:
+    """95th percentile of the pull/push correlation over every shuffled-label draw of every seed."""
+    return null_quantile([u["corr"] for u in result["null"]], 0.95)
+
+
+def verdict(result: dict, p: Params) -> str:
+    """C1 is reproduced when, over at least 10 seeds (else "undecided"), all of these hold:
+
+    * gradient identity: on every seed, the gradient training steps along (its analytic gradient, and
+      autograd through the model and the loss) equals the closed-form pseudo-contrastive gradient to a
+      relative error of at most ``GRAD_LEVEL`` = 1e-8 (an exact identity: round-off is about 1e-15, and a
+      wrong term or pairing moves the gradient by order 1);
+    * kernel shape: the upper 95% bound of the mean (over seeds) largest deviation of the empirical kernel
+      from 1 - 2 theta / pi is at most twice its expected Monte-Carlo maximum sqrt(2 ln(2P) / T); labels that
+      do not come from the tasks give a kernel near 0, off by up to max |1 - 2 theta / pi| (about 0.6);
+    * pull/push above the null: the lower 95% bound of the mean correlation between kappa and the change of
+      feature similarity exceeds the 95th percentile of the same correlation with labels shuffled within
+      each task (computed in the chapter), so a step that learns nothing about the labels fails;
+    * pull/push direction: pairs with kappa > 0.2 move closer (lower 95% bound of their mean change > 0) and
+      pairs with kappa < -0.2 move apart (upper bound < 0).
+    """
+    n = len(result["seeds"])
+    if not enough_seeds(n):
+        return undecided(n)
+    failed = [name for name, ok in criteria(result, p).items() if not ok]
+    return "reproduced" if not failed else "not reproduced (" + "; ".join(failed) + " failed)"
+
+
+# ---------------------------------------------------------------- what the prose quotes
+
+def _moved(iv) -> str:
+    """How pairs moved, from the 95% interval of their mean change of cosine similarity."""
+    if iv.lo > 0:
+        return "moved closer"
+    if iv.hi < 0:
+        return "moved apart"
+    return "did not move detectably (95% interval across 0)"
+
+
+def _carry(etas, iv) -> str:
+    """How far the identity carries to the logistic loss, from the lower bounds of the cosines."""
+    ok = [lo >= COS_LEVEL for lo in iv.lo]
+    n_ok = next((i for i, good in enumerate(ok) if not good), len(ok))
+    level = f"{COS_LEVEL:g}"
+    if n_ok == len(ok):
+        return f"stays at or above {level} at every head step tried, up to η_a = {etas[-1]:g}"
+    first = f"{iv.mean[n_ok]:.3f} ± {iv.half[n_ok]:.3f} at η_a = {etas[n_ok]:g}"
+    if n_ok == 0:
+        return f"is below {level} already at the smallest head step: {first}"
+    return f"stays at or above {level} up to η_a = {etas[n_ok - 1]:g} and falls to {first}"
+
+
+def summary(result: dict, p: Params) -> dict:
+    """Every number and computed phrase the chapter's prose quotes, by glue name (all start with ``c1_``;
+    ``_ci`` is the half-width of a 95% t interval over seeds)."""
+    out = {"c1_n_seeds": len(result["seeds"]), "c1_T": p.T, "c1_eta_a": p.eta_a, "c1_verdict": result["verdict"],
+           "c1_control": p.control}
+    # gradient identity: c1_grad_rel_err, c1_train_grad_rel_err, c1_heads_rel_err, c1_loss_rel_err, each with
+    # _ci (mean over seeds) and _max (largest seed)
+    for key in ("grad_rel_err", "train_grad_rel_err", "heads_rel_err", "loss_rel_err"):
+        x = per_seed(result, "grad", key)
+        iv = mean_ci(x)
+        out[f"c1_{key}"], out[f"c1_{key}_ci"], out[f"c1_{key}_max"] = float(iv.mean), float(iv.half), float(x.max())
+    ok = criteria(result, p)
+    out["c1_grad_level"] = GRAD_LEVEL
+    out["c1_grad_phrase"] = ("at float64 round-off on every seed: the identity is exact, not an approximation"
+                             if ok["gradient identity"] else
+                             f"above {GRAD_LEVEL:g} on some seed: the training gradient is not the closed form")
+    # logistic loss: c1_cos_table, c1_cos_carry, c1_eta_small/c1_cos_small(_ci), c1_eta_large/c1_cos_large(_ci)
+    cos = mean_ci(per_seed(result, "grad", "logistic_cos"))
+    etas = p.eta_a_values
+    out["c1_cos_table"] = ", ".join(f"{c:.4f} ± {h:.4f} at η_a = {e:g}" for c, h, e in zip(cos.mean, cos.half, etas))
+    out["c1_cos_level"] = COS_LEVEL
+    out["c1_cos_carry"] = _carry(etas, cos)
+    out["c1_eta_small"], out["c1_cos_small"], out["c1_cos_small_ci"] = etas[0], float(cos.mean[0]), float(cos.half[0])
+    out["c1_eta_large"], out["c1_cos_large"], out["c1_cos_large_ci"] = etas[-1], float(cos.mean[-1]), float(cos.half[-1])
+    # kernel: c1_kappa_*
+    kern, rms = mean_ci(per_seed(result, "kappa", "max_dev")), mean_ci(per_seed(result, "kappa", "rms_dev"))
+    k0 = result["kappa"][0]
+    out.update(c1_kappa_tasks=p.kappa_tasks, c1_kappa_pairs=p.kappa_pairs, c1_kappa_max_dev=float(kern.mean),
+               c1_kappa_max_dev_ci=float(kern.half), c1_kappa_max_dev_hi=float(kern.hi),
+               c1_kappa_rms_dev=float(rms.mean), c1_kappa_rms_dev_ci=float(rms.half), c1_kappa_mc_se=k0["mc_se"],
+               c1_kappa_mc_max=k0["mc_max"], c1_kappa_level=KERNEL_FACTOR * k0["mc_max"],
+               c1_kappa_phrase="within" if ok["kernel shape"] else "not within")
+    # pull/push: c1_pull_*, c1_null_*
+    corr = mean_ci(per_seed(result, "pull", "corr"))
+    pos, neg = mean_ci(per_seed(result, "pull", "mean_pos")), mean_ci(per_seed(result, "pull", "mean_neg"))
+    out.update(c1_pull_points=p.pull_points, c1_pull_pairs=p.pull_points * (p.pull_points - 1) // 2,
+               c1_pull_tasks=p.pull_tasks, c1_pull_step=p.pull_step,
+               c1_pull_corr=float(corr.mean), c1_pull_corr_ci=float(corr.half), c1_pull_corr_lo=float(corr.lo),
+               c1_null_q95=null_q95(result), c1_null_n=len(result["null"]), c1_null_draws=p.null_draws,
+               c1_pull_vs_null="above" if ok["pull/push above the shuffled-label null"] else "not above",
+               c1_pull_mean_pos=float(pos.mean), c1_pull_mean_pos_ci=float(pos.half), c1_pos_moved=_moved(pos),
+               c1_pull_mean_neg=float(neg.mean), c1_pull_mean_neg_ci=float(neg.half), c1_neg_moved=_moved(neg))
+    return out
+
+
+def select(summary: dict, *prefixes: str) -> dict:
+    """The entries of ``summary`` whose names start with one of ``prefixes`` (what one section glues)."""
+    return {k: v for k, v in summary.items() if k.startswith(prefixes)}
