@@ -166,7 +166,7 @@ def test_book_lock_serialises_two_builds(tmp_path):
 # ---------------------------------------------------------------- the benchmark and its page
 
 def test_bench_quick_reports_every_figure(tmp_path):
-    """bench --quick: the five figures exist and are finite (never that they are fast), the page names the
+    """bench --quick: every figure exists and are finite (never that they are fast), the page names the
     machine, and the chunked memory figure stays inside its budget's neighbourhood."""
     from mtrl_lib.book.bench import FIGURES
 
@@ -190,16 +190,32 @@ def test_placeholder_page_when_never_measured(tmp_path):
     from mtrl_lib.book.bench import PLACEHOLDER, ensure_page, render_page
 
     page = tmp_path / "_generated" / "performance.md"
-    ensure_page(page)
+    none = tmp_path / "never-published.json"
+    ensure_page(page, published=none)
     assert page.read_text() == PLACEHOLDER and "python -m mtrl_lib bench" in PLACEHOLDER
     page.write_text("measured")
-    ensure_page(page)
+    ensure_page(page, published=none)
     assert page.read_text() == "measured"          # never overwrites a measurement
     res = {"quick": True, "machine": {"cpu": "x", "cores": 2, "usable_cores": 2, "torch": "t", "torch_threads": 2,
                                       "device": "cpu", "python": "3", "omp_wait_policy": "PASSIVE", "date": "now"},
            "figures": {"loop_ratio": float("nan")}, "details": {}, "errors": {"loop_ratio": "RuntimeError: boom"}}
     text = render_page(res)
     assert "not measured" in text and "boom" in text
+
+
+def test_published_figures_render_and_say_when_they_are_stale(tmp_path):
+    from mtrl_lib.book.bench import ensure_page
+    from mtrl_lib.book.store import science_digest
+
+    machine = {"cpu": "cpuX", "cores": 2, "usable_cores": 2, "torch": "t", "torch_threads": 2, "device": "cpu",
+               "python": "3", "omp_wait_policy": "PASSIVE", "date": "2026-01-01", "commit": "abc123"}
+    page, pub = tmp_path / "p.md", tmp_path / "bench.json"
+    for digest, needle in ((science_digest(), "with the library source of this book"),
+                           ("0" * 64, "Older than the library code")):
+        pub.write_text(json.dumps({"quick": False, "machine": machine, "science_digest": digest,
+                                   "figures": {"loop_ratio": 9.0}, "details": {}, "errors": {}}))
+        text = ensure_page(page, published=pub).read_text()
+        assert "cpuX" in text and "abc123" in text and needle in text and "| `loop_ratio` | 9.00 |" in text
 
 
 def test_round_metrics_equal_the_definitions():

@@ -11,15 +11,21 @@ loaded machine shifts them less than it shifts absolute times):
 ``peak_rss_gb``      peak resident memory of a child process training one round on a configuration with
                      T n d = 1e9 sample elements (4 GB at once in float32) under its ``memory_budget_gb``;
 ``rebuild_ratio``    time of ``book`` after a prose-only change to one chapter over a cold ``book``;
-``jobs_ratio``       cold ``book --jobs 2`` over cold ``book --jobs 1``.
+``jobs_ratio``       cold ``book --jobs 2`` over cold ``book --jobs 1``;
+``units_ratio``      units per second of one small sweep of training units run by ``--scheduler local:2`` (a
+                     LocalCluster of two single-threaded worker processes) over the same sweep in-process
+                     (both measured in this run; ``units_per_s`` of each is in the details).
 
 The book figures are measured in a temporary copy of the working tree (never in this tree's ``book/`` or
 ``_build/``). ``--quick`` is the small version for the test suite: smaller shapes, and the book figures on a
 copy whose chapters are replaced by stubs (title and parameters only), so they measure the book machinery
 (kernel start-up, cache, Jupyter Book) rather than the chapters' computation.
 
-Results go to a JSON file and to ``book/_generated/performance.md``, which the book's Performance page
-includes; :func:`ensure_page` writes a placeholder there when the bench was never run.
+Results go to ``published/bench.json`` (committed with the project: the published figures, with the machine,
+date, commit and science-source digest they were measured on) and to ``book/_generated/performance.md``,
+which the book's Performance page includes. Every book build renders that page from the published JSON
+(:func:`ensure_page`) and says when the library source has changed since the figures were measured; a
+placeholder stands there only when nothing was ever published.
 """
 from __future__ import annotations
 
@@ -41,7 +47,7 @@ from .chapters import ROOT
 
 GENERATED = ROOT / "book" / "_generated"
 PAGE = GENERATED / "performance.md"
-JSON = GENERATED / "bench.json"
+JSON = ROOT / "published" / "bench.json"      # the published figures (regenerate: make bench)
 
 TARGETS = {  # figure: (direction, target) on a 2-core CPU
     "loop_ratio": (">=", 20.0),
@@ -49,6 +55,7 @@ TARGETS = {  # figure: (direction, target) on a 2-core CPU
     "peak_rss_gb": ("<=", 4.0),
     "rebuild_ratio": ("<=", 0.2),
     "jobs_ratio": ("<=", 0.7),
+    "units_ratio": (">=", 0.8),
 }
 FIGURES = tuple(TARGETS)
 
@@ -57,11 +64,13 @@ SIZES = {
         "loop": dict(T=100, d=100, m=200, n=50, reps=7),
         "matmul": dict(T=64, d=1000, m=1000, n=128, reps=5),
         "rss": dict(T=10_000, n1=100, n2=100, d=1000, m=100, r=5, rounds=1, memory_budget_gb=1.0),
+        "units": dict(n_units=16, d=100, r=5, m=200, T=20, n1=50, n2=50, rounds=40, record_every=10),
     },
     "quick": {
         "loop": dict(T=20, d=40, m=48, n=20, reps=3),
         "matmul": dict(T=8, d=128, m=128, n=32, reps=3),
         "rss": dict(T=400, n1=50, n2=50, d=500, m=20, r=5, rounds=1, memory_budget_gb=0.01),
+        "units": dict(n_units=6, d=30, r=3, m=40, T=8, n1=20, n2=20, rounds=20, record_every=10),
     },
 }
 
@@ -533,6 +542,40 @@ def bench_book(quick: bool, committed: bool = False, timeout: float = 3600) -> d
     }
 
 
+# ---------------------------------------------------------------------------------------------- units
+
+def bench_units(n_units: int, **cfg) -> dict:
+    """units per second of ``n_units`` training units (:func:`mtrl_lib.train.trajectory_unit`, distinct seeds)
+    in-process and on a fresh LocalCluster of 2 single-threaded workers (cluster start-up excluded, one
+    warm-up unit each), and the ratio local:2 / in-process."""
+    from ..units import InProcess, unit
+    from .executors import Dask, start_local_cluster
+
+    cfg.setdefault("eta_a", 10.0)
+    cfg.setdefault("eta_W", 0.05)
+    units = [unit("mtrl_lib.train:trajectory_unit", 1000 + s, **cfg) for s in range(n_units)]
+    warm = [unit("mtrl_lib.train:trajectory_unit", 999, **cfg)]
+    InProcess().map(warm)
+    start = time.perf_counter()
+    here = InProcess().map(units)
+    t_in = time.perf_counter() - start
+    cluster = start_local_cluster(2)
+    try:
+        ex = Dask(cluster.scheduler_address)
+        ex.warm()
+        ex.map([unit("mtrl_lib.train:trajectory_unit", 990 + k, **cfg) for k in range(2)])
+        start = time.perf_counter()
+        there = ex.map(units)
+        t_dask = time.perf_counter() - start
+        ex.client.close()
+    finally:
+        cluster.close()
+    same = all(float(a["subspace_error"][-1]) == float(b["subspace_error"][-1]) for a, b in zip(here, there))
+    return {"config": {"n_units": n_units, **cfg}, "inprocess_s": t_in, "local2_s": t_dask,
+            "units_per_s_inprocess": n_units / t_in, "units_per_s_local2": n_units / t_dask,
+            "units_ratio": t_in / t_dask, "same_results": same}
+
+
 # ---------------------------------------------------------------------------------------------- report
 
 def _fmt(v, nd=2) -> str:
@@ -569,6 +612,7 @@ def render_page(results: dict) -> str:
         f"OMP_WAIT_POLICY {m['omp_wait_policy']}. Load average (1 min) {m.get('load_average_start', 'n/a')} at the "
         f"start and {m.get('load_average_end', 'n/a')} at the end: on a shared machine every time is inflated, "
         "only the ratios of one run are comparable.", "",
+        _freshness(results), "",
         table(results), "",
     ]
     if "loop" in d:
@@ -614,15 +658,42 @@ def render_page(results: dict) -> str:
                 f"{x['rebuild_s']:.1f} s (chapters executed: {len(x['rebuild_executed'])}; the new sentence "
                 f"{'is' if x['rebuild_prose_in_html'] else 'is NOT'} in the HTML), a second `book --jobs 2` executed "
                 f"{len(x['second_jobs2_executed'])} chapters.", ""]
+    if "units" in d:
+        x = d["units"]
+        c = x["config"]
+        out += ["## Units: in-process against a local Dask cluster", "",
+                f"{c['n_units']} training units (d = {c['d']}, m = {c['m']}, T = {c['T']}, {c['rounds']} rounds each): "
+                f"in-process {x['units_per_s_inprocess']:.2f} units/s ({x['inprocess_s']:.1f} s), `--scheduler local:2` "
+                f"{x['units_per_s_local2']:.2f} units/s ({x['local2_s']:.1f} s; cluster start-up excluded). "
+                f"The results were {'identical' if x['same_results'] else 'NOT identical'}.", ""]
     if results.get("errors"):
         out += ["## Not measured", ""] + [f"- `{k}`: {v.splitlines()[0][:300]}" for k, v in results["errors"].items()] + [""]
     return "\n".join(out) + "\n"
 
 
-def ensure_page(path: Path = PAGE) -> Path:
-    """Write the placeholder page body if the bench never wrote one (the book build must not depend on it)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+def _freshness(results: dict) -> str:
+    """One sentence: the commit the figures were measured on, and whether the science source changed since."""
+    from .store import science_digest
+
+    m = results["machine"]
+    commit = m.get("commit", "unknown")
+    measured = results.get("science_digest")
+    if measured is None:
+        return f"Measured on commit `{commit}`; the library source it measured was not recorded."
+    if measured == science_digest():
+        return f"Measured on commit `{commit}`, with the library source of this book."
+    return (f"**Older than the library code:** measured on commit `{commit}`; the library source has changed "
+            f"since, so these figures describe an earlier version (`make bench` refreshes them).")
+
+
+def ensure_page(path: Path = PAGE, published: Path | None = None) -> Path:
+    """Write the page body from the published figures (``published``, default ``published/bench.json``), or the
+    placeholder when none were ever published (the book build must not depend on the bench)."""
+    published = JSON if published is None else Path(published)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if published.exists():
+        path.write_text(render_page(json.loads(published.read_text())))
+    elif not path.exists():
         path.write_text(PLACEHOLDER)
     return path
 
@@ -637,11 +708,16 @@ def run(quick: bool = False, device: str = "cpu", only=FIGURES, json_path: Path 
 
     resolve_device(device)
     sizes = SIZES["quick" if quick else "full"]
-    results = {"quick": quick, "machine": machine(device), "figures": {}, "details": {}, "errors": {}}
+    from .provenance import git_commit
+    from .store import science_digest
+
+    results = {"quick": quick, "machine": {**machine(device), "commit": git_commit()},
+               "science_digest": science_digest(), "figures": {}, "details": {}, "errors": {}}
     steps = [("loop_ratio", "loop", lambda: bench_loop(**sizes["loop"], device=device)),
              ("matmul_fraction", "matmul", lambda: bench_matmul(**sizes["matmul"], device=device)),
              ("peak_rss_gb", "rss", lambda: bench_rss(sizes["rss"], device=device)),
-             (("rebuild_ratio", "jobs_ratio"), "book", lambda: bench_book(quick, committed))]
+             (("rebuild_ratio", "jobs_ratio"), "book", lambda: bench_book(quick, committed)),
+             ("units_ratio", "units", lambda: bench_units(**sizes["units"]))]
     for names, key, fn in steps:
         names = names if isinstance(names, tuple) else (names,)
         if not any(n in only for n in names):

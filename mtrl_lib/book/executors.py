@@ -44,6 +44,15 @@ def _identity() -> tuple[str, str]:
     return __version__, digest()
 
 
+def _import_science() -> bool:
+    """Run on each worker before timing it: import torch and the science modules (seconds, once)."""
+    import importlib
+
+    for name in ("mtrl_lib.train", "mtrl_lib.probe", "mtrl_lib.units"):
+        importlib.import_module(name)
+    return True
+
+
 def parse_scheduler(text: str) -> tuple[str, object]:
     """``("local", N)`` for ``local:N``, else ``("address", "tcp://HOST:PORT")``; ValueError when malformed."""
     m = re.fullmatch(r"local:(\d+)", text.strip())
@@ -121,6 +130,10 @@ class Dask:
     @property
     def name(self) -> str:
         return f"dask {self.address}"
+
+    def warm(self) -> None:
+        """Import the science modules on every worker (so that timing excludes it)."""
+        self.client.run(_import_science)
 
     def workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
