@@ -33,12 +33,12 @@ import numpy as np
 import torch
 
 from .._validate import check_float
-from ..contrastive import kappa_linear, kappa_matched, one_step_heads, pseudo_contrastive_grad, pseudo_contrastive_loss
-from ..contrastive import angle
+from ..contrastive import (angle, kappa_linear, kappa_matched, one_step_heads, pseudo_contrastive_grad,
+                           pseudo_contrastive_loss)
 from ..losses import loss_value
 from ..metrics import energy
 from ..model import features, init_weights, predict
-from ..stats import enough_seeds, fmt, mean_ci, null_quantile, undecided
+from ..stats import enough_seeds, mean_ci, null_quantile, undecided
 from ..tasks import Tasks, draw_tasks, make_generator, random_subspace, sample
 from ..threads import one_thread
 from ..train import feature_grad, head_step, resolve_device, stream_seed
@@ -314,7 +314,7 @@ def verdict(result: dict, p: Params) -> str:
       wrong term or pairing moves the gradient by order 1);
     * kernel shape: the upper 95% bound of the mean (over seeds) largest deviation of the empirical kernel
       from 1 - 2 theta / pi is at most twice its expected Monte-Carlo maximum sqrt(2 ln(2P) / T); labels that
-      do not come from the tasks give a kernel near 0, off by up to max |1 - 2 theta / pi| (about 0.6);
+      do not come from the tasks give a kernel near 0, off by the largest |1 - 2 theta / pi| among the pairs;
     * pull/push above the null: the lower 95% bound of the mean correlation between kappa and the change of
       feature similarity exceeds the 95th percentile of the same correlation with labels shuffled within
       each task (computed in the chapter), so a step that learns nothing about the labels fails;
@@ -354,47 +354,66 @@ def _carry(etas, iv) -> str:
 
 def summary(result: dict, p: Params) -> dict:
     """Every number and computed phrase the chapter's prose quotes, by glue name (all start with ``c1_``;
-    ``_ci`` is the half-width of a 95% t interval over seeds)."""
+    ``_ci`` is the half-width of a 95% t interval of the mean over seeds)."""
+    ok = criteria(result, p)
     out = {"c1_n_seeds": len(result["seeds"]), "c1_T": p.T, "c1_eta_a": p.eta_a, "c1_verdict": result["verdict"],
            "c1_control": p.control}
-    # gradient identity: c1_grad_rel_err, c1_train_grad_rel_err, c1_heads_rel_err, c1_loss_rel_err, each with
-    # _ci (mean over seeds) and _max (largest seed)
-    for key in ("grad_rel_err", "train_grad_rel_err", "heads_rel_err", "loss_rel_err"):
+    for part in (_grad_summary(result, ok), _logistic_summary(result, p), _kernel_summary(result, p, ok),
+                 _pull_summary(result, p, ok)):
+        out.update(part)
+    return out
+
+
+def _grad_summary(result: dict, ok: dict) -> dict:
+    """c1_grad_rel_err, c1_train_grad_rel_err, c1_heads_rel_err, c1_loss_rel_err (mean over seeds), each with
+    ``_ci`` and ``_max`` (largest seed); c1_grad_level, c1_grad_phrase."""
+    out = {}
+    for key in ("grad_rel_err", "train_grad_rel_err", "heads_rel_err", "loss_rel_err"):   # writes c1_{key}{,_ci,_max}
         x = per_seed(result, "grad", key)
         iv = mean_ci(x)
         out[f"c1_{key}"], out[f"c1_{key}_ci"], out[f"c1_{key}_max"] = float(iv.mean), float(iv.half), float(x.max())
-    ok = criteria(result, p)
     out["c1_grad_level"] = GRAD_LEVEL
     out["c1_grad_phrase"] = ("at float64 round-off on every seed: the identity is exact, not an approximation"
                              if ok["gradient identity"] else
                              f"above {GRAD_LEVEL:g} on some seed: the training gradient is not the closed form")
-    # logistic loss: c1_cos_table, c1_cos_carry, c1_eta_small/c1_cos_small(_ci), c1_eta_large/c1_cos_large(_ci)
+    return out
+
+
+def _logistic_summary(result: dict, p: Params) -> dict:
+    """c1_cos_table, c1_cos_level, c1_cos_carry; c1_eta_small, c1_cos_small(_ci) at the smallest head step and
+    c1_eta_large, c1_cos_large(_ci) at the largest."""
     cos = mean_ci(per_seed(result, "grad", "logistic_cos"))
     etas = p.eta_a_values
-    out["c1_cos_table"] = ", ".join(f"{c:.4f} ± {h:.4f} at η_a = {e:g}" for c, h, e in zip(cos.mean, cos.half, etas))
-    out["c1_cos_level"] = COS_LEVEL
-    out["c1_cos_carry"] = _carry(etas, cos)
-    out["c1_eta_small"], out["c1_cos_small"], out["c1_cos_small_ci"] = etas[0], float(cos.mean[0]), float(cos.half[0])
-    out["c1_eta_large"], out["c1_cos_large"], out["c1_cos_large_ci"] = etas[-1], float(cos.mean[-1]), float(cos.half[-1])
-    # kernel: c1_kappa_*
+    return {
+        "c1_cos_table": ", ".join(f"{c:.4f} ± {h:.4f} at η_a = {e:g}" for c, h, e in zip(cos.mean, cos.half, etas)),
+        "c1_cos_level": COS_LEVEL, "c1_cos_carry": _carry(etas, cos),
+        "c1_eta_small": etas[0], "c1_cos_small": float(cos.mean[0]), "c1_cos_small_ci": float(cos.half[0]),
+        "c1_eta_large": etas[-1], "c1_cos_large": float(cos.mean[-1]), "c1_cos_large_ci": float(cos.half[-1]),
+    }
+
+
+def _kernel_summary(result: dict, p: Params, ok: dict) -> dict:
+    """c1_kappa_*: sizes, deviations from 1 - 2 theta / pi with their intervals, Monte-Carlo scales, the level."""
     kern, rms = mean_ci(per_seed(result, "kappa", "max_dev")), mean_ci(per_seed(result, "kappa", "rms_dev"))
     k0 = result["kappa"][0]
-    out.update(c1_kappa_tasks=p.kappa_tasks, c1_kappa_pairs=p.kappa_pairs, c1_kappa_max_dev=float(kern.mean),
-               c1_kappa_max_dev_ci=float(kern.half), c1_kappa_max_dev_hi=float(kern.hi),
-               c1_kappa_rms_dev=float(rms.mean), c1_kappa_rms_dev_ci=float(rms.half), c1_kappa_mc_se=k0["mc_se"],
-               c1_kappa_mc_max=k0["mc_max"], c1_kappa_level=KERNEL_FACTOR * k0["mc_max"],
-               c1_kappa_phrase="within" if ok["kernel shape"] else "not within")
-    # pull/push: c1_pull_*, c1_null_*
+    return dict(c1_kappa_tasks=p.kappa_tasks, c1_kappa_pairs=p.kappa_pairs, c1_kappa_max_dev=float(kern.mean),
+                c1_kappa_max_dev_ci=float(kern.half), c1_kappa_max_dev_hi=float(kern.hi),
+                c1_kappa_rms_dev=float(rms.mean), c1_kappa_rms_dev_ci=float(rms.half), c1_kappa_mc_se=k0["mc_se"],
+                c1_kappa_mc_max=k0["mc_max"], c1_kappa_level=KERNEL_FACTOR * k0["mc_max"],
+                c1_kappa_phrase="within" if ok["kernel shape"] else "not within")
+
+
+def _pull_summary(result: dict, p: Params, ok: dict) -> dict:
+    """c1_pull_*, c1_null_*, c1_pos_moved, c1_neg_moved: the pull/push statistic, its null and the phrases."""
     corr = mean_ci(per_seed(result, "pull", "corr"))
     pos, neg = mean_ci(per_seed(result, "pull", "mean_pos")), mean_ci(per_seed(result, "pull", "mean_neg"))
-    out.update(c1_pull_points=p.pull_points, c1_pull_pairs=p.pull_points * (p.pull_points - 1) // 2,
-               c1_pull_tasks=p.pull_tasks, c1_pull_step=p.pull_step,
-               c1_pull_corr=float(corr.mean), c1_pull_corr_ci=float(corr.half), c1_pull_corr_lo=float(corr.lo),
-               c1_null_q95=null_q95(result), c1_null_n=len(result["null"]), c1_null_draws=p.null_draws,
-               c1_pull_vs_null="above" if ok["pull/push above the shuffled-label null"] else "not above",
-               c1_pull_mean_pos=float(pos.mean), c1_pull_mean_pos_ci=float(pos.half), c1_pos_moved=_moved(pos),
-               c1_pull_mean_neg=float(neg.mean), c1_pull_mean_neg_ci=float(neg.half), c1_neg_moved=_moved(neg))
-    return out
+    return dict(c1_pull_points=p.pull_points, c1_pull_pairs=p.pull_points * (p.pull_points - 1) // 2,
+                c1_pull_tasks=p.pull_tasks, c1_pull_step=p.pull_step,
+                c1_pull_corr=float(corr.mean), c1_pull_corr_ci=float(corr.half), c1_pull_corr_lo=float(corr.lo),
+                c1_null_q95=null_q95(result), c1_null_n=len(result["null"]), c1_null_draws=p.null_draws,
+                c1_pull_vs_null="above" if ok["pull/push above the shuffled-label null"] else "not above",
+                c1_pull_mean_pos=float(pos.mean), c1_pull_mean_pos_ci=float(pos.half), c1_pos_moved=_moved(pos),
+                c1_pull_mean_neg=float(neg.mean), c1_pull_mean_neg_ci=float(neg.half), c1_neg_moved=_moved(neg))
 
 
 def select(summary: dict, *prefixes: str) -> dict:
