@@ -166,6 +166,7 @@ def test_default_step_sizes_are_the_grid_choice_at_the_round_budget():
     ({"n3s": (50, 10)}, "n3s must be strictly increasing"),
     ({"n3s": (10, 10)}, "n3s must be strictly increasing"),
     ({"seeds": (1, 1)}, "seeds must be distinct"),
+    ({"seeds": (3,), "draws": 5}, "seeds must hold at least 2 seeds"),
     ({"control": "none!"}, "control must be one of"),
     ({"probe": "svm"}, "probe must be one of"),
     ({"device": "tpu"}, "device must be one of"),

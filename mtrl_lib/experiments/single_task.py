@@ -82,6 +82,9 @@ class Params(ChapterParams):
 
     def check(self) -> None:
         super().check()
+        if len(self.seeds) < 2:
+            raise ValueError(f"seeds must hold at least 2 seeds (a 95% interval needs two; a verdict needs "
+                             f"{stats.MIN_SEEDS}), got {list(self.seeds)}")
         if self.draws < len(self.seeds):
             raise ValueError(f"draws must be at least the number of seeds ({len(self.seeds)}): every seed has "
                              f"its paired single-task draw, got {self.draws}")
@@ -233,29 +236,37 @@ def run(p: Params, executor=None) -> dict:
             "i_n3": p.sweep_n3.index(p.n3), "draw_seeds": np.asarray(seeds)}
 
 
+def bounds(res: dict, p: Params) -> dict[str, float]:
+    """The five 95% bounds :func:`verdict` compares with its levels (glue names of the chapter)."""
+    s, ps, mt, i = res["single"], res["paired"], res["multi"], res["i_n3"]
+    return {"c5_own_single_lo": float(stats.lower(s["own"])),
+            "c5_directions_single_hi": float(stats.upper(s["dirs"])),
+            "c5_cosmin_multi_lo": float(stats.lower(mt["cos"][:, -1])),
+            "c5_directions_gap_lo": float(stats.paired_ci(mt["dirs"], ps["dirs"]).lo),
+            "c5_acc_orthogonal_diff_hi": float(stats.paired_ci(ps["acc_orthogonal"][:, i],
+                                                               mt["acc_orthogonal"][:, i]).hi)}
+
+
 def criteria(res: dict, p: Params) -> list[tuple[bool, bool, str]]:
     """``(core, passed, reason if failed)`` for each criterion of :func:`verdict`, in its order."""
-    s, ps, mt, i = res["single"], res["paired"], res["multi"], res["i_n3"]
-    own = stats.mean_ci(s["own"])
-    dirs = stats.mean_ci(s["dirs"])
-    cmin = stats.mean_ci(mt["cos"][:, -1])
-    gap = stats.paired_ci(mt["dirs"], ps["dirs"])
-    acc = stats.paired_ci(ps["acc_orthogonal"][:, i], mt["acc_orthogonal"][:, i])
+    b = bounds(res, p)
+    own, dirs, cmin = b["c5_own_single_lo"], b["c5_directions_single_hi"], b["c5_cosmin_multi_lo"]
     return [
-        (True, bool(own.lo >= RECOVERED_COSINE),
+        (True, own >= RECOVERED_COSINE,
          f"single tasks did not learn their own direction: the lower 95% bound of the top-direction cosine, "
-         f"{float(own.lo):.3f}, is below {RECOVERED_COSINE}"),
-        (True, bool(dirs.hi < p.r),
-         f"single tasks recovered all r = {p.r} directions: the upper 95% bound of their mean, "
-         f"{float(dirs.hi):.2f}, is not below r"),
-        (True, bool(cmin.lo >= RECOVERED_COSINE),
+         f"{own:.3f}, is below {RECOVERED_COSINE}"),
+        (True, dirs < p.r,
+         f"single tasks recovered all r = {p.r} directions: the upper 95% bound of their mean, {dirs:.2f}, "
+         f"is not below r"),
+        (True, cmin >= RECOVERED_COSINE,
          f"multi-task training did not recover all r directions: the lower 95% bound of its smallest "
-         f"principal cosine, {float(cmin.lo):.3f}, is below {RECOVERED_COSINE}"),
-        (True, bool(gap.lo > 0),
+         f"principal cosine, {cmin:.3f}, is below {RECOVERED_COSINE}"),
+        (True, b["c5_directions_gap_lo"] > 0,
          "multi-task training did not recover significantly more directions than the paired single task"),
-        (False, bool(acc.hi < 0),
+        (False, b["c5_acc_orthogonal_diff_hi"] < 0,
          f"single-task features are not significantly less accurate than multi-task features on orthogonal "
-         f"tasks at n3 = {p.n3} (paired 95% interval of the difference reaches {float(acc.hi):+.3f})"),
+         f"tasks at n3 = {p.n3} (paired 95% interval of the difference reaches "
+         f"{b['c5_acc_orthogonal_diff_hi']:+.3f})"),
     ]
 
 
@@ -317,63 +328,68 @@ def grid_phrase(p: Params) -> str:
     return f"selects ({a:g}, {w:g}) at {p.rounds} rounds: this run overrides that choice"
 
 
-def summary_sections(res: dict, p: Params) -> dict[str, dict]:
-    """Every number and phrase the chapter quotes, by the section of the page that quotes it."""
-    s, ps, mt, i = res["single"], res["paired"], res["multi"], res["i_n3"]
-    out = {}
-    sec = out["setting"] = {
-        "c5_d": p.d, "c5_r": p.r, "c5_rm1": p.r - 1, "c5_m": p.m, "c5_T": p.T, "c5_n": p.n,
-        "c5_n_single": p.T * p.n, "c5_rounds": p.rounds, "c5_draws": p.draws, "c5_n_seeds": len(p.seeds),
-        "c5_n3": p.n3, "c5_down_tasks": p.down_tasks, "c5_n_test": p.n_test, "c5_eta_a": p.eta_a,
-        "c5_eta_W": p.eta_W, "c5_grid_phrase": grid_phrase(p), "c5_control": p.control,
-        "c5_threshold": RECOVERED_COSINE}
+def _setting(p: Params) -> dict:
+    return {"c5_d": p.d, "c5_r": p.r, "c5_rm1": p.r - 1, "c5_m": p.m, "c5_T": p.T, "c5_n": p.n,
+            "c5_n_single": p.T * p.n, "c5_rounds": p.rounds, "c5_draws": p.draws, "c5_n_seeds": len(p.seeds),
+            "c5_n3": p.n3, "c5_down_tasks": p.down_tasks, "c5_n_test": p.n_test, "c5_eta_a": p.eta_a,
+            "c5_eta_W": p.eta_W, "c5_grid_phrase": grid_phrase(p), "c5_control": p.control,
+            "c5_threshold": RECOVERED_COSINE}
 
-    sec = out["directions"] = {"c5_directions_single_max": int(s["dirs"].max()),
-                               "c5_frac_single_one": float((s["dirs"] == 1).mean())}
-    _ci(sec, "c5_directions_single_mean", s["dirs"])
-    _ci(sec, "c5_directions_multi_mean", mt["dirs"])
-    _ci(sec, "c5_directions_gap", mt["dirs"] - ps["dirs"])
-    _ci(sec, "c5_own_single", s["own"])
-    _ci(sec, "c5_own_init", s["own0"])
-    _ci(sec, "c5_cos2_single", s["cos"][:, 1])
-    _ci(sec, "c5_cos2_init", s["cos0"][:, 1])
-    sec["c5_cos2_relation"] = relation(s["cos"][:, 1], s["cos0"][:, 1])
-    _ci(sec, "c5_cosmin_multi", mt["cos"][:, -1])
 
-    sec = out["energy"] = {"c5_one_over_d": 1 / p.d, "c5_rm1_over_d": (p.r - 1) / p.d}
+def _directions(s: dict, ps: dict, mt: dict) -> dict:
+    out = {"c5_directions_single_max": int(s["dirs"].max()), "c5_frac_single_one": float((s["dirs"] == 1).mean())}
+    _ci(out, "c5_directions_single_mean", s["dirs"])
+    _ci(out, "c5_directions_multi_mean", mt["dirs"])
+    _ci(out, "c5_directions_gap", mt["dirs"] - ps["dirs"])
+    _ci(out, "c5_own_single", s["own"])
+    _ci(out, "c5_own_init", s["own0"])
+    _ci(out, "c5_cos2_single", s["cos"][:, 1])
+    _ci(out, "c5_cos2_init", s["cos0"][:, 1])
+    out["c5_cos2_relation"] = relation(s["cos"][:, 1], s["cos0"][:, 1])
+    _ci(out, "c5_cosmin_multi", mt["cos"][:, -1])
+    return out
+
+
+def _energy(s: dict, mt: dict, p: Params) -> dict:
+    out = {"c5_one_over_d": 1 / p.d, "c5_rm1_over_d": (p.r - 1) / p.d}
     # keys c5_e_{along,rest}_{single,multi} and c5_e0_{along,rest}, each with its _ci
     for part in ("along", "rest"):
-        _ci(sec, f"c5_e_{part}_single", s[f"e_{part}"])
-        _ci(sec, f"c5_e_{part}_multi", mt[f"e_{part}"])
-        _ci(sec, f"c5_e0_{part}", s[f"e0_{part}"])
-    sec["c5_e_rest_relation"] = relation(s["e_rest"], s["e0_rest"])
-
-    sec = out["downstream"] = {}
-    # keys c5_acc_{aligned,orthogonal,new}_{single,multi,random}, each with its _ci
-    acc = {(k, who): R[f"acc_{k}"][:, i] if who != "random" else mt[f"acc_random_{k}"][:, i]
-           for k in TASK_SETS for who, R in (("single", ps), ("multi", mt), ("random", None))}
-    for (k, who), a in acc.items():
-        _ci(sec, f"c5_acc_{k}_{who}", a)
-    _ci(sec, "c5_acc_orthogonal_gap", acc["orthogonal", "multi"] - acc["orthogonal", "single"])
-    sec["c5_aligned_single_vs_multi"] = relation(acc["aligned", "single"], acc["aligned", "multi"])
-    sec["c5_orthogonal_single_vs_random"] = relation(acc["orthogonal", "single"], acc["orthogonal", "random"])
-    sec["c5_orthogonal_single_vs_multi"] = relation(acc["orthogonal", "single"], acc["orthogonal", "multi"])
-    sec["c5_new_single_vs_random"] = relation(acc["new", "single"], acc["new", "random"])
-    sec["c5_multi_aligned_vs_orthogonal"] = relation(acc["aligned", "multi"], acc["orthogonal", "multi"])
-
-    # keys c5_explore_{m,r,n_total,rounds} and c5_explore_start_{T,d,seed}
-    out["explore"] = {**{f"c5_explore_{k}": v for k, v in EXPLORE.items()},
-                      **{f"c5_explore_start_{k}": v for k, v in EXPLORE_START.items()}}
-
-    own, dirs = stats.mean_ci(s["own"]), stats.mean_ci(s["dirs"])
-    cmin = stats.mean_ci(mt["cos"][:, -1])
-    gap = stats.paired_ci(mt["dirs"], ps["dirs"])
-    dacc = stats.paired_ci(acc["orthogonal", "single"], acc["orthogonal", "multi"])
-    out["verdict"] = {"c5_verdict": verdict(res, p), "c5_own_single_lo": float(own.lo),
-                      "c5_directions_single_hi": float(dirs.hi), "c5_cosmin_multi_lo": float(cmin.lo),
-                      "c5_directions_gap_lo": float(gap.lo), "c5_acc_orthogonal_diff_hi": float(dacc.hi),
-                      "c5_min_seeds": stats.MIN_SEEDS}
+        _ci(out, f"c5_e_{part}_single", s[f"e_{part}"])
+        _ci(out, f"c5_e_{part}_multi", mt[f"e_{part}"])
+        _ci(out, f"c5_e0_{part}", s[f"e0_{part}"])
+    out["c5_e_rest_relation"] = relation(s["e_rest"], s["e0_rest"])
     return out
+
+
+def _downstream(ps: dict, mt: dict, i: int) -> dict:
+    out = {}
+    acc = {}
+    # keys c5_acc_{aligned,orthogonal,new}_{single,multi,random}, each with its _ci
+    for k in TASK_SETS:
+        acc[k, "single"], acc[k, "multi"], acc[k, "random"] = (
+            ps[f"acc_{k}"][:, i], mt[f"acc_{k}"][:, i], mt[f"acc_random_{k}"][:, i])
+        for who in ("single", "multi", "random"):
+            _ci(out, f"c5_acc_{k}_{who}", acc[k, who])
+    _ci(out, "c5_acc_orthogonal_gap", acc["orthogonal", "multi"] - acc["orthogonal", "single"])
+    out["c5_aligned_single_vs_multi"] = relation(acc["aligned", "single"], acc["aligned", "multi"])
+    out["c5_orthogonal_single_vs_random"] = relation(acc["orthogonal", "single"], acc["orthogonal", "random"])
+    out["c5_orthogonal_single_vs_multi"] = relation(acc["orthogonal", "single"], acc["orthogonal", "multi"])
+    out["c5_new_single_vs_random"] = relation(acc["new", "single"], acc["new", "random"])
+    out["c5_multi_aligned_vs_orthogonal"] = relation(acc["aligned", "multi"], acc["orthogonal", "multi"])
+    return out
+
+
+def summary_sections(res: dict, p: Params) -> dict[str, dict]:
+    """Every number and phrase the chapter quotes, by the section of the page that quotes it: ``setting``,
+    ``directions``, ``energy``, ``downstream``, ``explore``, ``verdict``. Means come with ``_ci`` (95% t
+    half-width over runs); ``*_relation`` / ``*_vs_*`` phrases come from paired 95% intervals."""
+    s, ps, mt, i = res["single"], res["paired"], res["multi"], res["i_n3"]
+    return {"setting": _setting(p), "directions": _directions(s, ps, mt), "energy": _energy(s, mt, p),
+            "downstream": _downstream(ps, mt, i),
+            # keys c5_explore_{m,r,n_total,rounds} and c5_explore_start_{T,d,seed}
+            "explore": {**{f"c5_explore_{k}": v for k, v in EXPLORE.items()},
+                        **{f"c5_explore_start_{k}": v for k, v in EXPLORE_START.items()}},
+            "verdict": {"c5_verdict": verdict(res, p), **bounds(res, p), "c5_min_seeds": stats.MIN_SEEDS}}
 
 
 def summary(res: dict, p: Params) -> dict:
