@@ -175,7 +175,7 @@ def test_every_notebook_parameter_reaches_the_experiment():
         p = ch.Params.from_namespace({**ns, name: value})
         assert getattr(p, name) == (tuple(value) if isinstance(value, list) else value)
     # each unit receives the fields it uses
-    u = ch.units(ch.Params(pull_step=7.0, eta_a_values=(2.0, 3.0), seeds=(5,)))
+    u = ch.units(ch.Params(pull_step=7.0, eta_a_values=(2.0, 3.0), seeds=(5, 6)))
     assert u["pull"][0].kwargs["pull_step"] == 7.0 and u["grad"][0].kwargs["eta_a_values"] == [2.0, 3.0]
     assert u["kappa"][0].seed == 5
     assert "params = chapter.Params.from_namespace(globals())" in "\n".join(c.source for c in nb.cells)
@@ -200,6 +200,7 @@ def test_every_glued_name_in_the_prose_is_computed(runs):
     ({"null_draws": 1}, r"null_draws must be an integer in \[2, 1000\]"),
     ({"pull_points": 2}, "pull_points must be an integer in"),
     ({"seeds": (1, 1)}, "seeds must be distinct"),
+    ({"seeds": (1,)}, "seeds must hold at least 2 seeds"),
     ({"r": 8, "d": 5}, "r must be at most d = 5"),
     ({"device": "tpu"}, "device must be one of"),
 ])

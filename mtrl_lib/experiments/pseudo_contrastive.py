@@ -89,6 +89,11 @@ class Params(ChapterParams):
         "null_draws": Int(2, 1_000), "eta_a_values": _step_sizes, "control": Choice(CONTROLS),
     }
 
+    def check(self) -> None:
+        super().check()
+        if len(self.seeds) < 2:
+            raise ValueError(f"seeds must hold at least 2 seeds (an interval needs two), got {list(self.seeds)}")
+
 
 # ---------------------------------------------------------------- units (one seed each)
 
