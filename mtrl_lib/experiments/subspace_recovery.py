@@ -349,22 +349,33 @@ def family_comparison(result: dict, p: Params) -> dict:
     return out
 
 
+COLLAPSE_READING = {
+    True: "That is the collapse the power-iteration sketch predicts: the rows turn towards the directions the "
+          "tasks pull hardest, and the top-r singular subspace of W fills the slot of a weak direction with "
+          "whatever the sampling noise put there",
+    False: "The paired test does not detect the collapse the power-iteration sketch predicts",
+}
+
+
 def collapse_numbers(result: dict, p: Params) -> dict:
     """The collapse diagnostic (linear family; empty otherwise), spectra times r so that 1 means "evenly
     spread over span(M)": for X in T_mid, Tmax, ``c2_taskeig_min_X``, ``c2_taskeig_max_X`` (eigenvalues of
     Sigma_T), ``c2_walong_min_X``, ``c2_walong_max_X`` (W's energy along Sigma_T's weakest / strongest
-    eigenvector) and ``c2_walong_gap_X`` (paired phrase: strongest against weakest)."""
+    eigenvector), ``c2_walong_gap_X`` (paired phrase: strongest against weakest) and ``c2_collapse_X`` (the
+    sentence that reads it against the power-iteration sketch)."""
     lin = result.get("linear")
     if lin is None:
         return {}
     out = {}
-    # writes c2_{taskeig,walong}_{min,max}_{T_mid,Tmax} and c2_walong_gap_{T_mid,Tmax}
+    # writes c2_{taskeig,walong}_{min,max}_{T_mid,Tmax}, c2_walong_gap_{T_mid,Tmax}, c2_collapse_{T_mid,Tmax}
     for name, i in (("T_mid", 1), ("Tmax", len(p.T_values) - 1)):
         ts, wa = p.r * lin["task_spectrum"][i], p.r * lin["w_along_tasks"][i]
         out[f"c2_taskeig_min_{name}"], out[f"c2_taskeig_max_{name}"] = float(ts[:, -1].mean()), float(ts[:, 0].mean())
         out[f"c2_walong_min_{name}"], out[f"c2_walong_max_{name}"] = float(wa[:, -1].mean()), float(wa[:, 0].mean())
-        out[f"c2_walong_gap_{name}"] = compare(wa[:, 0], wa[:, -1], lower="less than", higher="more than",
-                                               same="not significantly different from")
+        gap = compare(wa[:, 0], wa[:, -1], lower="less than", higher="more than",
+                      same="not significantly different from")
+        out[f"c2_walong_gap_{name}"] = gap
+        out[f"c2_collapse_{name}"] = COLLAPSE_READING[gap == "more than"]
     return out
 
 
