@@ -351,10 +351,10 @@ def _carry(etas, iv) -> str:
     level = f"{COS_LEVEL:g}"
     if n_ok == len(ok):
         return f"stays at or above {level} at every head step tried, up to η_a = {etas[-1]:g}"
-    first = f"{iv.mean[n_ok]:.3f} ± {iv.half[n_ok]:.3f} at η_a = {etas[n_ok]:g}"
+    first = f"η_a = {etas[n_ok]:g} (cosine {iv.mean[n_ok]:.3f} ± {iv.half[n_ok]:.3f})"
     if n_ok == 0:
-        return f"is below {level} already at the smallest head step: {first}"
-    return f"stays at or above {level} up to η_a = {etas[n_ok - 1]:g} and falls to {first}"
+        return f"is below {level} already at the smallest head step, {first}"
+    return f"stays at or above {level} up to η_a = {etas[n_ok - 1]:g} and falls below it at {first}"
 
 
 def summary(result: dict, p: Params) -> dict:
