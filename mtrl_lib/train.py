@@ -272,11 +272,17 @@ class Round:
     ``step(W, A, data_gen)`` runs one round: the head phase (in place on ``A``, when ``adapted``) and the
     feature phase, chunk by chunk, and returns ``(grad_W, summed loss / n2)`` (``grad_W`` is ``m`` times the
     gradient, the training convention; the buffer is reused by the next call). ``draw`` (for tests) replaces
-    the Gaussian draw: ``draw(phase, start, stop, out)`` fills ``out: (stop - start, n, d)`` in place."""
+    the Gaussian draw: ``draw(phase, start, stop, out)`` fills ``out: (stop - start, n, d)`` in place.
+
+    ``sampler`` (optional; data sets other than the Gaussian model, e.g. :mod:`mtrl_lib.real_data`) replaces
+    both the draw and the latent coordinates: ``sampler(phase, start, stop, n, generator)`` returns
+    ``X: (stop - start, n, d)`` and ``Z: (stop - start, n, k)``, the coordinates the tasks read, and the labels
+    are ``tasks.clean_labels(Z)``, so label noise and the controls apply unchanged. ``M`` then only serves the
+    recorded metrics. Without a sampler the Gaussian path runs exactly as before."""
 
     def __init__(self, cfg: TrainConfig, M: torch.Tensor, tasks: Tasks, b: torch.Tensor, chunk: int | None = None,
-                 draw=None):
-        self.cfg, self.tasks, self.draw = cfg, tasks, draw
+                 draw=None, sampler=None):
+        self.cfg, self.tasks, self.draw, self.sampler = cfg, tasks, draw, sampler
         # the tasks whose labels the head phase sees (another task's under the "swapped_heads" control)
         self.head_tasks = tasks
         if cfg.control == "swapped_heads":
@@ -303,7 +309,10 @@ class Round:
         """Fresh samples for tasks s:e and, in one product, their features and labels."""
         Tc, d, m, r = e - s, self.cfg.d, self.cfg.m, self.cfg.r
         X = self.X[:Tc * n]
-        if self.draw is None:
+        if self.sampler is not None:
+            Xs, Z = self.sampler(phase, s, e, n, gen)
+            X.copy_(Xs.reshape(Tc * n, d))
+        elif self.draw is None:
             X.normal_(generator=gen)
         else:
             self.draw(phase, s, e, X.view(Tc, n, d))
@@ -316,7 +325,7 @@ class Round:
         if self.cfg.control == "shuffled_labels":
             Y = torch.randint(0, 2, (Tc, n), generator=gen, device=X.device).to(X.dtype).mul_(2).sub_(1)
         else:
-            Y = tasks.clean_labels(P[:, m:m + r].unflatten(0, (Tc, n)))
+            Y = tasks.clean_labels(P[:, m:m + r].unflatten(0, (Tc, n)) if self.sampler is None else Z)
         if tasks.noise > 0:
             flip = torch.rand(Tc, n, generator=gen, device=X.device) < tasks.noise
             Y = torch.where(flip, -Y, Y)
@@ -372,11 +381,14 @@ def round_metrics(W: torch.Tensor, M: torch.Tensor) -> tuple[float, float]:
 
 
 def train(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks | None = None,
-          W0: torch.Tensor | None = None, progress: bool | str = False) -> TrainResult:
+          W0: torch.Tensor | None = None, progress: bool | str = False, sampler=None) -> TrainResult:
     """Run alternating multi-task GD for ``cfg.rounds`` rounds and return the result with its trajectory.
 
     ``M``, ``tasks`` and ``W0`` override the draws from ``cfg.seed`` (to train several models on the same
-    ground truth). ``progress``: False, True, or a description for the progress bar.
+    ground truth). ``progress``: False, True, or a description for the progress bar. ``sampler`` (optional)
+    draws the minibatches and the coordinates the tasks read from a data set instead of the Gaussian model
+    (see :class:`Round`; e.g. :class:`mtrl_lib.real_data.FiniteSampler`); it draws from the run's "data"
+    stream.
     Raises :class:`DivergenceError` if a loss or weight becomes non-finite.
     """
     dev, dt = resolve_device(cfg.device), cfg.torch_dtype
@@ -389,7 +401,7 @@ def train(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks | Non
     W_init = W.clone()
     A = init_heads(cfg, cfg.T, dev, dt)
     data_gen = make_generator(stream_seed(cfg.seed, "data"), dev)
-    rnd = Round(cfg, M, tasks, b)
+    rnd = Round(cfg, M, tasks, b, sampler=sampler)
 
     hist = {"round": [], "subspace_error": [], "energy": [], "loss": []}
 
