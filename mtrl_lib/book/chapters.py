@@ -71,6 +71,10 @@ CHAPTERS: tuple[Chapter, ...] = (
             "mtrl_lib.experiments.head_adaptation",
             paper={"d": 200, "m": 400, "T": 100, "rounds": 200, "rounds_quadratic": 300,
                    "anatomy_n": 4000, "seeds": tuple(range(20))}),
+    Chapter("07_real_data", "beyond the paper", "Multi-task features on real digit images",
+            "mtrl_lib.experiments.real_data",
+            paper={"m": 200, "T_values": (1, 5, 20, 50, 100), "n": 64, "rounds": 100, "eta_W": 0.1,
+                   "down_tasks": 20, "n3s": (10, 20, 50, 100, 200, 500), "seeds": tuple(range(20))}),
 )
 
 

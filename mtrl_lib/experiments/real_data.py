@@ -1,0 +1,370 @@
+"""Chapter 7 (beyond the paper): does multi-task representation learning carry over to real images?
+
+The paper's algorithm on scikit-learn's digits (:mod:`mtrl_lib.real_data`): pretrain the two-layer ReLU network
+with the library's alternating algorithm (:func:`mtrl_lib.train.train`, minibatches drawn from the finite
+training split by :class:`mtrl_lib.real_data.FiniteSampler`) on ``T`` dichotomies of the ten classes, then fit
+the library's linear probe on ``n3`` labelled images of *held-out* dichotomies and score it on the test split.
+
+Per seed (one seed = one random order of the 126 dichotomies, hence which are held out and which pretrain, one
+initial W, one draw of every minibatch and of the labelled images), feature sets of one width ``m``:
+
+* ``multi``:   pretrained on ``T`` dichotomies, for every T in ``T_values`` (the first T of one pool, so the
+  curve over T is nested and paired); the headline is the largest T;
+* ``single``:  pretrained on one dichotomy with the same total number of draws (``n T_max`` per phase);
+* ``random``:  the initial W of those runs (no pretraining);
+* ``pca``:     rows uniform on the sphere of the top ``pca_k`` principal directions of the training images
+  (an unsupervised first layer, same network and width);
+* ``pixels``:  the standardised pixels themselves, same probe;
+* ``end2end``: the same network trained from the same initial W by the same algorithm on the held-out
+  dichotomy alone, using only its ``n3`` labelled images.
+
+Every feature set is probed on the same labelled images (the first n3 of one random order of the training
+split, nested over n3) and the same test images. Metrics of what W learned: effective dimension (participation
+ratio of its spectrum) and alignment with the span of the class means (energy, principal cosines;
+:mod:`mtrl_lib.metrics`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import real_data as rd
+from .. import stats
+from ..metrics import directions_recovered, energy, principal_cosines
+from ..tasks import make_generator
+from ..threads import one_thread
+from ..train import CONTROLS, TrainConfig, resolve_device, stream_seed, train
+from ..units import run_units, unit
+from .common import ChapterParams, Choice, Int, IntList
+
+FEATURE_SETS = ("multi", "single", "random", "pca", "pixels", "end2end")
+FIRST_LAYERS = ("multi", "single", "random", "pca")     # the feature sets that are a first layer W
+MIN_REMOVED = 1 / 3      # verdict: least share of random features' test errors that multi-task features remove
+
+
+@dataclass(frozen=True)
+class Params(ChapterParams):
+    m: int = 100                              # neurons: width of every ReLU feature set
+    T_values: tuple[int, ...] = (1, 5, 20, 60)  # numbers of pretraining dichotomies (increasing; the last is the headline)
+    n: int = 32                               # images per task and phase in a pretraining minibatch (with replacement)
+    rounds: int = 30                          # rounds of alternating training (pretraining and end to end)
+    eta_a: float = 10.0                       # head step size (times m, the library's convention)
+    eta_W: float = 0.3                        # first-layer step size (times m); rows of W renormalised each round
+    down_tasks: int = 10                      # held-out dichotomies per seed (never used in pretraining)
+    n3s: tuple[int, ...] = (10, 20, 50, 200)  # labelled images per held-out dichotomy (increasing)
+    n3: int = 20                              # the headline number of labelled images (one of n3s)
+    pca_k: int = 9                            # principal directions spanned by the PCA first layer
+    control: str = "none"                     # pretraining negative control of mtrl_lib.train (tests use it)
+
+    constraints = {
+        "T_values": IntList(1, rd.N_DICHOTOMIES - 1, increasing=True),
+        "down_tasks": Int(1, rd.N_DICHOTOMIES - 1),
+        "n3s": IntList(2, rd.N_TRAIN, increasing=True),
+        "n3": Int(2, rd.N_TRAIN),
+        "pca_k": Int(1, rd.D),
+        "control": Choice(CONTROLS),
+    }
+
+    def check(self) -> None:
+        if self.n3 not in self.n3s:
+            raise ValueError(f"n3 must be one of n3s = {list(self.n3s)}, got {self.n3}")
+        if self.T_max + self.down_tasks > rd.N_DICHOTOMIES:
+            raise ValueError(f"the largest of T_values plus down_tasks must be at most {rd.N_DICHOTOMIES} (the "
+                             f"dichotomies up to sign), got {self.T_max} + {self.down_tasks}")
+
+    @property
+    def T_max(self) -> int:
+        return self.T_values[-1]
+
+
+def train_config(p: Params, T: int, n: int, seed: int, control: str) -> TrainConfig:
+    """One run of the alternating algorithm on the digits: d pixels, r = 9 (the class-mean span, used only by
+    the recorded metrics), zero biases, renormalised rows, metrics recorded at the start and the end."""
+    return TrainConfig(d=rd.D, r=rd.N_CLASSES - 1, m=p.m, T=T, n1=n, n2=n, rounds=p.rounds, eta_a=p.eta_a,
+                       eta_W=p.eta_W, seed=seed, device=p.device, record_every=p.rounds, control=control)
+
+
+def dichotomies(p: Params, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``seed``'s pretraining pool ``(T_max, 10)`` and held-out dichotomies ``(down_tasks, 10)``: one random
+    order of the 126 (:func:`mtrl_lib.real_data.split_dichotomies`); a larger T extends the same pool."""
+    return rd.split_dichotomies(np.random.default_rng(stream_seed(seed, "rd-dichotomies")), p.T_max, p.down_tasks)
+
+
+def _pretrain(p: Params, seed: int, data, M, pool) -> dict:
+    """First layers (on the CPU, float64): ``T<T>`` for each T in T_values, ``single``, ``random``, ``pca``."""
+    dev = resolve_device(p.device)
+    sampler = rd.FiniteSampler(data.X_train, data.y_train, device=dev)
+    Ws = {}
+    for T in p.T_values:
+        res = train(train_config(p, T, p.n, seed, p.control), M=M, tasks=rd.as_tasks(pool[:T], device=dev),
+                    sampler=sampler)
+        Ws[f"T{T}"] = res.W.cpu().double()
+    single = train(train_config(p, 1, p.n * p.T_max, seed, p.control), M=M,
+                   tasks=rd.as_tasks(pool[:1], device=dev), sampler=sampler)
+    Ws["single"], Ws["random"] = single.W.cpu().double(), res.W0.cpu().double()
+    Ws["pca"] = rd.pca_weights(rd.principal_basis(data, p.pca_k), p.m, make_generator(stream_seed(seed, "rd-pca")))
+    return Ws
+
+
+def _end2end(p: Params, seed: int, data, M, down, idx) -> torch.Tensor:
+    """Downstream accuracy of features trained on each held-out dichotomy alone, from its ``len(idx)``
+    labelled images (same initial W, algorithm and steps as pretraining; no control). ``(down_tasks,)``."""
+    dev = resolve_device(p.device)
+    sampler = rd.FiniteSampler(data.X_train[idx], data.y_train[idx], device=dev)
+    accs = []
+    for j in range(len(down)):
+        W = train(train_config(p, 1, p.n, seed, "none"), M=M, tasks=rd.as_tasks(down[j:j + 1], device=dev),
+                  sampler=sampler).W.cpu().double()
+        accs.append(_probe_W(W, data, down[j:j + 1], idx)[0])
+    return np.asarray(accs)
+
+
+def _probe_W(W, data, down, idx) -> np.ndarray:
+    """Probe accuracy per held-out dichotomy of the ReLU features of W, labelled images ``idx``."""
+    return rd.probe(rd.relu_features(W, data.X_train[idx]), rd.labels(down, data.y_train[idx]),
+                    rd.relu_features(W, data.X_test), rd.labels(down, data.y_test))
+
+
+def _probe_pixels(data, down, idx) -> np.ndarray:
+    """Probe accuracy per held-out dichotomy of the standardised pixels themselves."""
+    return rd.probe(torch.as_tensor(data.X_train[idx]), rd.labels(down, data.y_train[idx]),
+                    torch.as_tensor(data.X_test), rd.labels(down, data.y_test))
+
+
+def _w_metrics(W: torch.Tensor, M: torch.Tensor) -> dict:
+    """Effective dimension, normalised spectrum, energy in the class-mean span and principal cosines of W."""
+    with one_thread():
+        s2 = torch.linalg.svdvals(W).pow(2)
+    return {"effdim": rd.effective_dimension(W), "spectrum": (s2 / s2.sum()).numpy(), "energy": energy(W, M),
+            "cosines": principal_cosines(W, M).numpy(), "dirs": directions_recovered(W, M)}
+
+
+def seed_unit(seed: int, **config) -> dict:
+    """Everything for one seed (one unit). Accuracies are means over the held-out dichotomies:
+    ``acc_T: (len(T_values), len(n3s))``, ``acc[k]: (len(n3s),)`` for k in FEATURE_SETS; metrics of each first
+    layer ``w[name]`` (``T<T>``, single, random, pca); ``disjoint``: no held-out dichotomy was pretrained on."""
+    p = Params(seeds=(seed,), **config)
+    with one_thread():                  # small runs: one thread is faster here and gives the same bits anywhere
+        data = rd.load_digits()
+        M = torch.as_tensor(rd.class_mean_basis(data))
+        pool, down = dichotomies(p, seed)
+        Ws = _pretrain(p, seed, data, M.float().to(resolve_device(p.device)), pool)
+        order = np.random.default_rng(stream_seed(seed, "rd-labelled")).permutation(len(data.y_train))
+        acc = {k: [] for k in (*Ws, "pixels", "end2end")}
+        for n3 in p.n3s:
+            idx = order[:n3]
+            for k, W in Ws.items():
+                acc[k].append(_probe_W(W, data, down, idx).mean())
+            acc["pixels"].append(_probe_pixels(data, down, idx).mean())
+            acc["end2end"].append(_end2end(p, seed, data, M.float(), down, idx).mean())
+        out = {"acc_T": np.asarray([acc[f"T{T}"] for T in p.T_values]),
+               "acc": {k: np.asarray(acc[k]) for k in ("single", "random", "pca", "pixels", "end2end")},
+               "w": {k: _w_metrics(W, M) for k, W in Ws.items()},
+               "disjoint": bool(not rd.shares_dichotomy(pool, down))}
+    out["acc"]["multi"] = out["acc_T"][-1]
+    return out
+
+
+def unit_config(p: Params) -> dict:
+    """The JSON-able configuration of a seed unit: every field but ``seeds``."""
+    return {f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name != "seeds"}
+
+
+def run(p: Params, executor=None) -> dict:
+    """All of the chapter's numbers, stacked over seeds: ``acc[k]: (seeds, len(n3s))``, ``acc_T: (seeds,
+    len(T_values), len(n3s))``, ``w[name][metric]: (seeds, ...)``, ``disjoint: (seeds,)``."""
+    units = [unit(seed_unit, s, **unit_config(p)) for s in p.seeds]
+    res = run_units(units, executor, desc="07_real_data: seeds")
+    stack = lambda get: np.stack([get(r) for r in res])
+    return {"acc": {k: stack(lambda r: r["acc"][k]) for k in FEATURE_SETS},
+            "acc_T": stack(lambda r: r["acc_T"]),
+            "w": {name: {q: stack(lambda r: r["w"][name][q]) for q in res[0]["w"][name]} for name in res[0]["w"]},
+            "disjoint": stack(lambda r: r["disjoint"])}
+
+
+def _phrase(diff: stats.Interval, above: str, below: str, neither: str) -> str:
+    """The comparative word of a paired difference: ``above`` when its 95% interval lies above 0, ``below``
+    when below, ``neither`` otherwise (a two-sided paired test at 5%)."""
+    return above if diff.lo > 0 else below if diff.hi < 0 else neither
+
+
+def error_removed(acc: np.ndarray, acc_random: np.ndarray) -> np.ndarray:
+    """Per seed, the share of the test errors of random features that the other features remove:
+    ``(acc - acc_random) / (1 - acc_random)`` (0: no better than random features, 1: no error left)."""
+    return (acc - acc_random) / np.maximum(1.0 - acc_random, 1e-12)
+
+
+def bounds(result: dict, p: Params) -> dict:
+    """The 95% bounds the verdict compares with its levels, at the headline n3 and the largest T (glue names):
+    ``rd_removed_lo`` (share of random features' errors removed), ``rd_gain_<k>_lo`` for k in single, pixels,
+    pca, end2end (paired gain of multi-task features), ``rd_growth_lo`` (gain at the largest T minus gain at
+    the smallest, paired), ``rd_energy_gain_lo`` (energy in the class-mean span, multi-task minus random W,
+    paired) and ``rd_effdim_gap_hi`` (effective dimension, multi-task minus random W, paired; upper bound)."""
+    j = p.n3s.index(p.n3)
+    a = {k: v[:, j] for k, v in result["acc"].items()}
+    w, wT = result["w"], result["w"][f"T{p.T_max}"]
+    out = {"rd_removed_lo": float(stats.mean_ci(error_removed(a["multi"], a["random"])).lo)}
+    for k in ("single", "pixels", "pca", "end2end"):       # rd_gain_<k>_lo
+        out[f"rd_gain_{k}_lo"] = float(stats.paired_ci(a["multi"], a[k]).lo)
+    out["rd_growth_lo"] = float(stats.paired_ci(result["acc_T"][:, -1, j], result["acc_T"][:, 0, j]).lo)
+    out["rd_energy_gain_lo"] = float(stats.paired_ci(wT["energy"], w["random"]["energy"]).lo)
+    out["rd_effdim_gap_hi"] = float(stats.paired_ci(wT["effdim"], w["random"]["effdim"]).hi)
+    return out
+
+
+def _criteria(result: dict, p: Params) -> list[tuple[str, bool, bool]]:
+    """``(failure text, passed, required)`` for each verdict criterion (see :func:`verdict`)."""
+    b = bounds(result, p)
+    return [
+        (f"multi-task features remove less than a third of the errors of random features (lower bound "
+         f"{b['rd_removed_lo']:.2f})", b["rd_removed_lo"] >= MIN_REMOVED, True),
+        ("not above single-task features", b["rd_gain_single_lo"] > 0, True),
+        ("not above raw pixels", b["rd_gain_pixels_lo"] > 0, False),
+        ("not above PCA features", b["rd_gain_pca_lo"] > 0, False),
+        ("not above end-to-end features", b["rd_gain_end2end_lo"] > 0, False),
+        (f"the gain at T = {p.T_max} is not above that at T = {p.T_values[0]}", b["rd_growth_lo"] > 0, False),
+        ("W is not more aligned with the class means than random W", b["rd_energy_gain_lo"] > 0, False),
+        ("W's effective dimension is not below random W's", b["rd_effdim_gap_hi"] < 0, False),
+    ]
+
+
+def verdict(result: dict, p: Params) -> str:
+    """Does multi-task representation learning carry over to the digits? Decided on 95% bounds at the headline
+    n3, with the largest T, over seeds (paired: all feature sets share each seed's tasks and images):
+
+    * required, so that a run that learns nothing fails: (1) multi-task features remove at least a third
+      (``MIN_REMOVED``) of the test errors that random features make: the lower bound of the mean over seeds of
+      :func:`error_removed` is at least 1/3. An untrained first layer *is* the random features (it removes
+      none), and a layer trained on labels that carry no information only drifts from them; a third is a share
+      of errors a user would notice at any accuracy level. (2) Multi-task features above single-task
+      features (paired interval above 0): the many tasks, not training as such, must make the difference;
+    * transfer beyond the baselines: multi-task features above raw pixels, PCA features and end-to-end
+      features (each paired interval above 0);
+    * the synthetic theory's predictions: the gain over random features at the largest T above the gain at the
+      smallest T (paired interval of the difference above 0); W more aligned with the span of the class means
+      than random W (energy, paired); W's effective dimension below random W's (paired).
+
+    "carries over" when all hold; "partly carries over (...)" when the two required ones hold but others fail;
+    "does not carry over (...)" when a required one fails. Fewer than 10 seeds: undecided."""
+    n = len(result["acc"]["multi"])
+    if not stats.enough_seeds(n):
+        return stats.undecided(n)
+    crit = _criteria(result, p)
+    failed = [text for text, ok, _ in crit if not ok]
+    if not all(ok for _, ok, required in crit if required):
+        return "does not carry over (" + "; ".join(failed) + ")"
+    return "carries over" if not failed else "partly carries over (" + "; ".join(failed) + ")"
+
+
+def _ci(out: dict, name: str, per_seed) -> stats.Interval:
+    """Write ``name`` (mean over seeds) and ``name_ci`` (95% half-width) into ``out``; return the interval."""
+    iv = stats.mean_ci(per_seed)
+    out[name], out[f"{name}_ci"] = float(iv.mean), float(iv.half)
+    return iv
+
+
+def _vs(a, b) -> str:
+    """The comparative word for ``a`` against ``b``, paired over seeds at 5% (see :func:`_phrase`)."""
+    return _phrase(stats.paired_ci(a, b), "above", "below", "not distinguishable from")
+
+
+def _setting(result: dict, p: Params) -> dict:
+    data = rd.load_digits()
+    return {"rd_n_seeds": p.n_seeds, "rd_d": data.d, "rd_pixels_dropped": 64 - data.d, "rd_r": rd.N_CLASSES - 1,
+            "rd_n_train": len(data.y_train), "rd_n_test": len(data.y_test), "rd_n_dichotomies": rd.N_DICHOTOMIES,
+            "rd_down_tasks": p.down_tasks, "rd_T": p.T_max, "rd_T_min": p.T_values[0], "rd_m": p.m,
+            "rd_n3": p.n3, "rd_n3_min": p.n3s[0], "rd_n3_max": p.n3s[-1], "rd_n": p.n, "rd_rounds": p.rounds,
+            "rd_eta_a": p.eta_a, "rd_eta_W": p.eta_W, "rd_single_n": p.n * p.T_max, "rd_pca_k": p.pca_k,
+            "rd_control": p.control, "rd_seeds_overlap": int((~result["disjoint"]).sum()),
+            "rd_min_pixel_sd": rd.MIN_PIXEL_SD}
+
+
+def _accuracy(result: dict, p: Params) -> dict:
+    """Accuracies at the headline n3 (``rd_acc_<k>``), paired gains of multi-task features and their words
+    (``rd_gain_<k>``, ``rd_vs_<k>``), the share of errors removed, and the largest n3 of the sweep."""
+    j = p.n3s.index(p.n3)
+    a = {k: v[:, j] for k, v in result["acc"].items()}
+    top = {k: v[:, -1] for k, v in result["acc"].items()}
+    out = {}
+    for k in FEATURE_SETS:                  # rd_acc_<k>, rd_acc_<k>_ci for every feature set
+        _ci(out, f"rd_acc_{k}", a[k])
+    for k in FEATURE_SETS[1:]:              # rd_gain_<k>(_ci): multi minus k, paired; rd_vs_<k>: its word
+        _ci(out, f"rd_gain_{k}", a["multi"] - a[k])
+        out[f"rd_vs_{k}"] = _vs(a["multi"], a[k])
+    _ci(out, "rd_removed", error_removed(a["multi"], a["random"]))
+    _ci(out, "rd_acc_multi_nmax", top["multi"])
+    _ci(out, "rd_acc_pixels_nmax", top["pixels"])
+    out["rd_vs_pixels_nmax"] = _vs(top["multi"], top["pixels"])
+    return out
+
+
+def _tasks(result: dict, p: Params) -> dict:
+    """Gain over random features at the smallest and largest T (headline n3), and how it changes."""
+    j = p.n3s.index(p.n3)
+    gains = result["acc_T"][:, :, j] - result["acc"]["random"][:, j][:, None]
+    out = {}
+    _ci(out, "rd_gain_Tmin", gains[:, 0])
+    _ci(out, "rd_gain_Tmax", gains[:, -1])
+    growth = _ci(out, "rd_growth", gains[:, -1] - gains[:, 0])
+    out["rd_growth_word"] = _phrase(growth, "grows", "shrinks", "does not change significantly")
+    return out
+
+
+def _weights(result: dict, p: Params) -> dict:
+    """Effective dimension and energy in the class-mean span of each first layer, and their comparisons."""
+    w, wT = result["w"], result["w"][f"T{p.T_max}"]
+    out = {"rd_energy_chance": (rd.N_CLASSES - 1) / rd.D}
+    for k in FIRST_LAYERS:                  # rd_effdim_<k>(_ci), rd_energy_<k>(_ci)
+        wk = wT if k == "multi" else w[k]
+        _ci(out, f"rd_effdim_{k}", wk["effdim"])
+        _ci(out, f"rd_energy_{k}", wk["energy"])
+    _ci(out, "rd_dirs_multi", wT["dirs"])
+    out["rd_effdim_vs_random"] = _vs(wT["effdim"], w["random"]["effdim"])
+    out["rd_effdim_vs_single"] = _vs(wT["effdim"], w["single"]["effdim"])
+    out["rd_energy_vs_random"] = _vs(wT["energy"], w["random"]["energy"])
+    out["rd_energy_vs_pca"] = _vs(wT["energy"], w["pca"]["energy"])
+    out["rd_effdim_vs_r"] = _phrase(stats.mean_ci(wT["effdim"] - (rd.N_CLASSES - 1)), "above", "below",
+                                    "not distinguishable from")
+    return out
+
+
+def summary_sections(result: dict, p: Params) -> dict[str, dict]:
+    """Every number and phrase the chapter quotes, by the section that quotes it: ``setting``, ``accuracy``,
+    ``tasks``, ``weights``, ``verdict``, ``explore``. Means come with ``_ci`` (95% t half-width over seeds);
+    ``rd_vs_*``/``*_vs_*``/``*_word`` phrases come from paired 95% intervals."""
+    return {"setting": _setting(result, p), "accuracy": _accuracy(result, p), "tasks": _tasks(result, p),
+            "weights": _weights(result, p),
+            "verdict": {"rd_verdict": verdict(result, p), **bounds(result, p), "rd_min_removed": MIN_REMOVED,
+                        "rd_min_seeds": stats.MIN_SEEDS},
+            # keys rd_explore_start_{T,n3,seed}
+            "explore": {f"rd_explore_start_{k}": v for k, v in EXPLORE_START.items()}}
+
+
+def summary(result: dict, p: Params) -> dict:
+    """Every number and phrase the chapter quotes (glue names ``rd_...``), in one flat dict."""
+    return {k: v for sec in summary_sections(result, p).values() for k, v in sec.items()}
+
+
+# ---------------------------------------------------------------------------------------------- explorer
+
+EXPLORE_START = {"T": 20, "n3": 20, "seed": 0}      # the explorer's initial slider values (the book's figure)
+
+
+def explore(T: int, n3: int, seed: int = 0) -> dict:
+    """One small live run for the chapter's explorer, with the quick profile's training settings: pretrain on
+    the first T dichotomies of ``seed``'s pool, then the probe's accuracy at n3 on ``seed``'s held-out
+    dichotomies for multi-task, random and PCA features and raw pixels (means over the held-out ones)."""
+    p = Params(T_values=(T,), n3s=(n3,), n3=n3, seeds=(seed,))
+    data = rd.load_digits()
+    with one_thread():
+        M = torch.as_tensor(rd.class_mean_basis(data))
+        pool, down = dichotomies(p, seed)
+        Ws = _pretrain(p, seed, data, M.float(), pool)
+        idx = np.random.default_rng(stream_seed(seed, "rd-labelled")).permutation(len(data.y_train))[:n3]
+        acc = {k: float(_probe_W(Ws[name], data, down, idx).mean())
+               for k, name in (("multi", f"T{T}"), ("random", "random"), ("pca", "pca"))}
+        acc["pixels"] = float(_probe_pixels(data, down, idx).mean())
+    return acc
