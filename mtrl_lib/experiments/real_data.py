@@ -109,7 +109,7 @@ def _pretrain(p: Params, seed: int, data, M, pool) -> dict:
     return Ws
 
 
-def _end2end(p: Params, seed: int, data, M, down, idx) -> torch.Tensor:
+def _end2end(p: Params, seed: int, data, M, down, idx) -> np.ndarray:
     """Downstream accuracy of features trained on each held-out dichotomy alone, from its ``len(idx)``
     labelled images (same initial W, algorithm and steps as pretraining; no control). ``(down_tasks,)``."""
     dev = resolve_device(p.device)
