@@ -155,3 +155,27 @@ def probe_accuracy(W: torch.Tensor, b: torch.Tensor, M: torch.Tensor, tasks: Tas
     pred = torch.einsum("bnk,bk->bn", Pte, w)
     acc = ((pred >= 0).double() * 2 - 1 == Yte.double()).double().mean(dim=1)
     return (acc, lam_used) if return_lam else acc
+
+
+def head_accuracy(F_train: torch.Tensor, y_train: torch.Tensor, F_test: torch.Tensor, y_test: torch.Tensor,
+                  method: str = "ridge", lam: float = 1e-2, lams=LOO_LAMS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test accuracy of a linear head fitted on given features (the part of :func:`probe_accuracy` after the
+    features are computed), so that one draw of samples and features can serve several n3, widths and first
+    layers.
+
+    ``F_train: (B, n, k)`` raw features (standardised here with their own mean and deviation), ``y_train:
+    (B, n)``, ``F_test: (B, n_test, k)``, ``y_test: (B, n_test)`` -> ``(accuracy (B,), lam used (B,))``.
+    ``method`` and ``lam``/``lams`` as in :func:`probe_accuracy`."""
+    check_choice("method", method, PROBES)
+    check_float("lam", lam, 0.0, lo_open=True)
+    if method == "ridge_loo" and F_train.shape[1] < 2:
+        raise ValueError(f"n3 must be an integer >= 2 for method 'ridge_loo', got {F_train.shape[1]}")
+    Ptr, Pte = _standardise(F_train.double(), F_test.double())
+    if method == "ridge_loo":
+        w, lam_used = fit_ridge_loo(Ptr, y_train.double(), lams)
+    else:
+        w = (fit_ridge if method == "ridge" else fit_logistic)(Ptr, y_train.double(), lam)
+        lam_used = torch.full((Ptr.shape[0],), lam, dtype=torch.float64, device=Ptr.device)
+    pred = torch.einsum("bnk,bk->bn", Pte, w)
+    acc = ((pred >= 0).double() * 2 - 1 == y_test.double()).double().mean(dim=1)
+    return acc, lam_used
