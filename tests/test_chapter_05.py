@@ -1,67 +1,154 @@
-"""Chapter 5 (C6): adapted vs frozen vs zero heads."""
+"""Chapter 5 (C6): adapted vs frozen vs zero heads, with fairly tuned frozen heads and a head-norm sweep.
+
+The claim tests and the negative controls run the chapter's own ``run``/``verdict``/``summary`` at a small size
+(d = 40, r = 3, m = 60, T = 20, 10 seeds; about 10 CPU seconds per experiment). The verdict is decided on 95%
+t intervals, so these tests inherit its margins; where a test's outcome depends on its size it says so, with
+the values measured at the small size and at the book's quick size.
+"""
+import dataclasses
 import json
 import math
+import re
 import subprocess
 import sys
 
+import nbformat
 import numpy as np
 import pytest
+import torch
 
+from mtrl_lib import stats
+from mtrl_lib.book.chapters import get_chapter
 from mtrl_lib.experiments import head_adaptation as ch
+from mtrl_lib.experiments import step_sizes
 from mtrl_lib.train import TrainConfig, init_heads
 
-GLUED = ("c6_err_adapted_linear", "c6_err_frozen_linear", "c6_err_zero_linear", "c6_err_adapted_quadratic",
-         "c6_err_frozen_quadratic")
+INTRO_NAMES = ("c6_verdict", "c6_err_adapted_linear", "c6_err_frozen_linear", "c6_err_zero_linear",
+               "c6_err_adapted_linear_ci", "c6_err_frozen_linear_ci", "c6_err_zero_linear_ci", "c6_n_seeds")
+SMALL = dict(d=40, r=3, m=60, T=20, rounds=60, rounds_quadratic=80, norm_scales=(0.01, 1.0, 10.0), anatomy_n=200,
+             record_every=10, seeds=tuple(range(10)))
 
 
 @pytest.fixture(scope="module")
 def small():
-    p = ch.Params(d=40, r=3, m=60, T=20, rounds=60, rounds_quadratic=60, families=("linear", "quadratic"),
-                  seeds=(0, 1, 2), anatomy_n=200, record_every=10)
-    return p, ch.run(p, progress=False)
+    p = ch.Params(**SMALL)
+    res = ch.run(p)
+    return p, res, ch.summary(res, p)
 
 
-def test_zero_heads_never_move_W(small):
-    p, res = small
+def _notebook():
+    return nbformat.read(get_chapter("05_head_adaptation").notebook, as_version=4)
+
+
+# ----------------------------------------------------------------------------------------------- the claim
+
+def test_claim_adapted_heads_learn_and_zero_heads_do_not(small):
+    p, res, _ = small
+    for f in p.families:
+        # measured at this size: adapted 0.10 +- 0.01 (linear), 0.27 +- 0.03 (quadratic); zero 0.998 +- 0.002
+        assert stats.upper(res[f]["adapted"]["final_error"]) < ch.ERR_LEVEL, f
+        assert stats.lower(res[f]["zero"]["final_error"]) > ch.ZERO_LEVEL, f
+    assert not res["verdict"].startswith("not reproduced"), res["verdict"]
+
+
+def test_claim_frozen_heads_learn_at_the_matched_norm_but_not_when_tiny(small):
+    """The chapter's finding on frozen heads with a fairly chosen step: at the matched norm they learn too
+    (small size: 0.17 +- 0.02 linear, 0.32 +- 0.04 quadratic; quick size: 0.14, 0.14), at 0.01x they learn
+    nothing (0.997 at both sizes). Hence "partly reproduced", at both sizes. What frozen heads do at 10x
+    depends on the size (small: 0.29 linear, 0.99 quadratic; quick: 0.83, 0.999), so it is not asserted."""
+    p, res, s = small
+    for f in p.families:
+        sw = ch.sweep_window(res[f]["sweep"])
+        assert 1.0 in sw["learns"] and 0.01 in sw["fails"], (f, sw)
+    assert res["verdict"].startswith("partly reproduced"), res["verdict"]
+    assert "frozen random heads" in res["verdict"]
+
+
+def test_claim_paired_comparison_words_follow_the_interval(small):
+    p, res, s = small
+    for f in p.families:
+        iv = stats.paired_ci(res[f]["frozen"]["final_error"], res[f]["adapted"]["final_error"])
+        want = ("significantly lower than" if iv.lo > 0 else "significantly higher than" if iv.hi < 0
+                else "not significantly different from")
+        assert s[f"c6_gap_word_{f}"] == want
+        assert math.isclose(s[f"c6_gap_{f}"], float(iv.mean)) and math.isclose(s[f"c6_gap_{f}_ci"], float(iv.half))
+
+
+# ------------------------------------------------------------------------------------------ negative controls
+
+@pytest.mark.parametrize("control", ["shuffled_labels", "swapped_heads"])
+def test_negative_controls_are_not_reproduced(control):
+    """Labels independent of x (nothing to learn) and heads fitted to another task's labels (a broken
+    algorithm): adapted heads end near error 1 (measured 0.995-1.000 at this size), above the 0.5 level."""
+    p = ch.Params(**{**SMALL, "norm_scales": (1.0,)}, control=control)
+    res = ch.run(p)
+    assert res["verdict"].startswith("not reproduced"), res["verdict"]
+    assert "adapted heads did not recover span(M)" in res["verdict"]
+
+
+def test_verdict_logic_on_constructed_results():
+    p = ch.Params(families=("linear",), norm_scales=(0.1, 1.0))
+    n = p.n_seeds
+
+    def result(adapted, frozen_sweep, zero=1.0, moved=0.0):
+        rng = np.random.default_rng(0)
+        jitter = lambda v: v + 0.01 * rng.standard_normal(n)
+        return {"linear": {"adapted": {"final_error": jitter(adapted)},
+                           "zero": {"final_error": jitter(zero), "W_change": np.full(n, moved)},
+                           "sweep": {"scale": np.asarray(p.norm_scales),
+                                     "final_error": np.stack([jitter(v) for v in frozen_sweep], axis=1)}}}
+
+    assert ch.verdict(result(0.1, (0.99, 0.98)), p) == "reproduced"
+    assert ch.verdict(result(0.1, (0.99, 0.2)), p).startswith("partly reproduced")
+    assert "learn at 1x" in ch.verdict(result(0.1, (0.99, 0.2)), p)
+    assert ch.verdict(result(0.1, (0.99, 0.5)), p).startswith("partly reproduced")     # not shown to fail
+    assert ch.verdict(result(0.7, (0.99, 0.98)), p).startswith("not reproduced")
+    assert ch.verdict(result(0.1, (0.99, 0.98), moved=1.0), p).startswith("not reproduced")
+    assert ch.verdict(result(0.1, (0.99, 0.98), zero=0.5), p).startswith("not reproduced")
+    few = ch.Params(families=("linear",), seeds=tuple(range(9)))
+    assert ch.verdict({}, few) == stats.undecided(9)
+
+
+def test_sweep_window_phrases():
+    def sweep(means):
+        return {"scale": np.asarray([0.01, 0.1, 1.0, 10.0]),
+                "final_error": np.asarray(means)[None, :] + 0.01 * np.arange(10)[:, None]}
+    assert ch.sweep_window(sweep([0.99, 0.2, 0.1, 0.9]))["text"] == "only from 0.1x to 1x the matched norm"
+    assert ch.sweep_window(sweep([0.99, 0.2, 0.9, 0.1]))["text"] == "only at 0.1x, 10x the matched norm"
+    assert ch.sweep_window(sweep([0.99, 0.99, 0.1, 0.9]))["text"] == "only at 1x the matched norm"
+    assert ch.sweep_window(sweep([0.1] * 4))["text"] == "at every head size of the sweep"
+    assert ch.sweep_window(sweep([0.9] * 4))["text"] == "at none of the head sizes of the sweep"
+
+
+# ------------------------------------------------------------------------------------- construction (unit)
+
+def test_construction_zero_heads_leave_W_unchanged(small):
+    p, res, s = small
     for f in p.families:
         z = res[f]["zero"]
         assert z["W_change"].max() < 1e-5          # float32 round-off of the renormalisation only
-        assert np.all(z["start"]["signal"] == 0) and np.all(z["end"]["signal"] == 0)
-        assert z["final_error"].min() > 0.95
+        assert np.all(z["grad0"] == 0)
+    assert s["c6_zero_grad"] == 0.0
 
 
-def test_adapted_heads_learn_and_beat_frozen_on_linear(small):
-    _, res = small
-    lin = res["linear"]
-    ad, fr, zero = (lin[m]["final_error"].mean() for m in ("adapted", "frozen", "zero"))
-    assert ad < zero - 0.7, (ad, zero)
-    assert ad < fr - 0.02, (ad, fr)
-
-
-def test_frozen_heads_are_norm_matched_and_fixed(small):
-    p, res = small
+def test_construction_frozen_heads_are_norm_matched_and_fixed(small):
+    p, res, _ = small
     for f in p.families:
         ad, fr = res[f]["adapted"], res[f]["frozen"]
         assert np.allclose(fr["end"]["head_rms"], p.head_norm_scale * ad["head_rms"], rtol=1e-4)
         assert np.allclose(fr["start"]["head_rms"], fr["end"]["head_rms"])       # never updated
         assert np.all(ad["start"]["head_rms"] < 0.3 * ad["head_rms"])            # adapted heads grow from zero
+        # the sweep's matched-norm column is the main frozen run
+        assert np.array_equal(res[f]["sweep"]["final_error"][:, list(p.norm_scales).index(1.0)], fr["final_error"])
 
 
-def test_frozen_random_heads_add_up_incoherently(small):
-    _, res = small
-    coh = res["linear"]["frozen"]["start"]["coherence"]
-    assert np.all((coh > 0.5) & (coh < 1.6)), coh
-
-
-def test_frozen_head_norm_of_init_heads():
+def test_construction_frozen_head_norm_of_init_heads():
     cfg = TrainConfig(d=10, r=2, m=50, T=4, head_mode="frozen", head_norm=3.0)
     A = init_heads(cfg, cfg.T, "cpu", cfg.torch_dtype)
     assert math.isclose(ch.rms(A), 3.0, rel_tol=1e-5)
 
 
-def test_task_grads_sum_to_the_training_gradient():
-    import torch
-
+def test_construction_task_grads_sum_to_the_training_gradient():
     from mtrl_lib.tasks import draw_tasks, make_generator, random_subspace, sample
     from mtrl_lib.train import feature_grad
 
@@ -76,12 +163,115 @@ def test_task_grads_sum_to_the_training_gradient():
     assert torch.allclose(ch.task_grads(W, b, A, X, Y, "logistic").sum(0), ref, atol=1e-12)
 
 
+def test_unit_result_does_not_depend_on_the_thread_count():
+    kw = ch.Params(**SMALL).train_kwargs("quadratic", "frozen", head_norm=5.0, rounds=20)
+    old = torch.get_num_threads()
+    try:
+        out = []
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            out.append(ch.one_run(seed=3, config=kw, anatomy_n=50, anatomy_draws=2))
+    finally:
+        torch.set_num_threads(old)
+    for k in out[0]:
+        a, b = out[0][k], out[1][k]
+        if isinstance(a, dict):
+            assert a == b, k
+        else:
+            assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), k
+
+
+# ------------------------------------------------------------------------------------------- step sizes
+
+def test_frozen_step_sizes_are_the_frozen_grids_argmin():
+    grid = step_sizes.load_grid()
+    fz = grid["frozen"]
+    assert fz["settings"]["eta_W"] == list(step_sizes.GRID_ETA_W)
+    assert fz["settings"]["seeds"] == list(step_sizes.GRID_SEEDS)
+    assert fz["settings"]["step_sizes_matched"] == {f: list(v) for f, v in step_sizes.STEP_SIZES.items()}
+    p = ch.Params()
+    for f in step_sizes.FAMILIES:
+        eta_W, err = step_sizes.select_frozen(grid, f)
+        assert eta_W == step_sizes.FROZEN_ETA_W[f] == getattr(p, f"eta_W_frozen_{f}"), f
+        assert err < ch.ERR_LEVEL, f                    # frozen heads do learn at their selected step
+        assert fz["families"][f]["error"].shape == (len(step_sizes.GRID_ETA_W), len(step_sizes.GRID_SEEDS),
+                                                    step_sizes.GRID_MAX_ROUNDS // step_sizes.GRID_RECORD + 1)
+        assert np.all(fz["families"][f]["head_rms"] > 1)            # matched norms, not the unit default
+        assert (p.eta_a_linear, p.eta_W_linear) == step_sizes.STEP_SIZES["linear"]
+        assert p.rounds_of(f) == step_sizes.GRID_ROUNDS[f]
+    s = ch.grid_summary(p, grid)
+    assert s["c6_grid_matches"] == "are"
+    assert ch.grid_summary(ch.Params(eta_W_frozen_linear=0.1), grid)["c6_grid_matches"].startswith("are NOT")
+
+
+def test_frozen_grid_cell_reproduces_the_stored_trajectory():
+    """One stored cell of the frozen grid recomputed from its recorded matched norm (float32 training; the
+    file keeps 4 digits)."""
+    grid = step_sizes.load_grid()
+    fam = grid["frozen"]["families"]["linear"]
+    j, k = step_sizes.GRID_ETA_W.index(0.05), 0
+    cfg = TrainConfig(**step_sizes.GRID_SIZES, T=step_sizes.GRID_T, family="linear", rounds=30,
+                      eta_W=0.05, seed=step_sizes.GRID_SEEDS[k], record_every=step_sizes.GRID_RECORD,
+                      head_mode="frozen", head_norm=float(fam["head_rms"][k]))
+    from mtrl_lib.train import train
+    err = train(cfg).history["subspace_error"]
+    assert np.allclose(err, fam["error"][j, k, :len(err)], atol=2e-4)
+
+
+# ------------------------------------------------------------------------------------------ parameters
+
+def test_every_notebook_parameter_reaches_the_experiment():
+    cell = next(c for c in _notebook().cells if "parameters" in c.metadata.get("tags", []))
+    ns = {}
+    exec(cell.source, ns)
+    names = {k for k in ns if not k.startswith("__")}
+    fields = {f.name: f for f in dataclasses.fields(ch.Params)}
+    assert names == set(fields)
+    for name, f in fields.items():                       # the cell repeats the defaults
+        default = f.default
+        assert (list(default) if isinstance(default, tuple) else default) == ns[name], name
+    changed = {"d": 37, "r": 4, "m": 33, "T": 7, "n1": 21, "n2": 22, "rounds": 40, "rounds_quadratic": 60,
+               "families": ["quadratic"], "eta_a_linear": 2.0, "eta_W_linear": 0.3, "eta_a_quadratic": 3.0,
+               "eta_W_quadratic": 0.4, "eta_W_frozen_linear": 0.6, "eta_W_frozen_quadratic": 0.7,
+               "head_norm_scale": 2.0, "norm_scales": [0.5, 2.0], "bias_scale": 0.5, "record_every": 20,
+               "anatomy_n": 30, "anatomy_draws": 3, "control": "swapped_heads", "seeds": [4, 2], "device": "cpu"}
+    assert set(changed) == set(fields)
+    for name, value in changed.items():
+        got = getattr(ch.Params.from_namespace({**ns, name: value}), name)
+        assert (list(got) if isinstance(got, tuple) else got) == value, name
+    # and from Params into each run's TrainConfig
+    p = ch.Params.from_namespace({**ns, **changed})
+    for mode in ch.MODES:
+        cfg = p.config("quadratic", mode, seed=4, head_norm=2.0)
+        assert (cfg.d, cfg.r, cfg.m, cfg.T, cfg.n1, cfg.n2, cfg.rounds, cfg.bias_scale, cfg.record_every,
+                cfg.control, cfg.head_mode) == (37, 4, 33, 7, 21, 22, 60, 0.5, 20, "swapped_heads", mode)
+        assert (cfg.eta_a, cfg.eta_W) == (3.0, 0.7 if mode == "frozen" else 0.4)
+    assert (p.config("linear", "adapted", 0).eta_W, p.config("linear", "frozen", 0).eta_W) == (0.3, 0.6)
+    with pytest.raises(ValueError, match="lacks d"):
+        ch.Params.from_namespace({k: v for k, v in ns.items() if k != "d"})
+
+
+def test_every_glued_name_in_the_prose_is_computed(small):
+    nb = _notebook()
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    _, _, s = small
+    used = set(re.findall(r"\{glue:text\}`(c6_\w+)", prose))
+    assert used and used <= set(s), used - set(s)
+    assert set(INTRO_NAMES) <= set(s)
+
+
 @pytest.mark.parametrize("kw, match", [
     ({"T": 0}, r"T must be an integer in \[1, 100000\]"),
     ({"families": []}, "families must be a non-empty list"),
     ({"head_norm_scale": 0}, r"head_norm_scale must be a number in \(0.0, 1000.0\]"),
+    ({"norm_scales": (1.0, 0.1)}, r"norm_scales must be strictly increasing, got \[1.0, 0.1\]"),
+    ({"norm_scales": ()}, "norm_scales must be a non-empty list"),
+    ({"norm_scales": (0.0, 1.0)}, r"norm_scales\[0\] must be a number in \(0.0, 1000.0\]"),
     ({"seeds": [1, 1]}, "seeds must be distinct"),
     ({"anatomy_n": 0}, "anatomy_n must be an integer"),
+    ({"control": "broken"}, "control must be one of"),
+    ({"r": 1}, "r must be >= 2 when the quadratic family is used"),
+    ({"eta_W_frozen_linear": 0}, r"eta_W_frozen_linear must be a number in \(0.0"),
 ])
 def test_bad_parameters_name_themselves(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -91,11 +281,14 @@ def test_bad_parameters_name_themselves(kw, match):
 @pytest.mark.slow
 def test_cli_run_writes_the_glued_numbers(tmp_path):
     args = ["-p", "d", "30", "-p", "r", "3", "-p", "m", "40", "-p", "T", "10", "-p", "rounds", "30",
-            "-p", "rounds_quadratic", "30", "-p", "anatomy_n", "100", "-p", "record_every", "10"]
+            "-p", "rounds_quadratic", "30", "-p", "anatomy_n", "100", "-p", "norm_scales", "[0.1, 1.0]"]
     out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", "05_head_adaptation", *args,
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
     data = json.loads((tmp_path / "05_head_adaptation.json").read_text())
-    for name in GLUED + ("c6_err_zero_quadratic", "c6_zero_W_change"):
-        assert name in data and math.isfinite(data[name]), name
+    for name in INTRO_NAMES:
+        assert name in data, name
+    assert data["c6_n_seeds"] == 10
+    for name in ("c6_err_adapted_linear", "c6_err_adapted_linear_ci", "c6_err_zero_quadratic", "c6_zero_W_change"):
+        assert math.isfinite(data[name]), name
     assert data["c6_zero_W_change"] < 1e-5
