@@ -8,7 +8,15 @@ Families (PAPER.md, "Setting"):
 
 * ``linear``:    f_t(z) = sign(<v_t, z>),   v_t uniform on the unit sphere of R^r;
 * ``quadratic``: f_t(z) = sign(z^T A_t z),  A_t = sym(G) - tr(sym(G))/r I, scaled to ||A_t||_F = 1, so that
-  E[z^T A_t z] = 0 and the label is even in z (E[y x] = 0: no linear signal at all).
+  E[z^T A_t z] = 0 and the label is even in z (E[y x] = 0: no linear signal at all);
+* ``parity`` (r >= 3; beyond the paper, used by the chapter "Baselines and rates"):
+  f_t(z) = sign(<u_t1, z> <u_t2, z> <u_t3, z>), (u_t1, u_t2, u_t3) orthonormal, drawn per task (the Q factor of
+  a Gaussian r x 3 matrix). Flipping the sign of one <u_tk, z> flips the label, so E[y x] = 0 and
+  E[y (x x^T - I)] = 0: the first non-zero Hermite coefficient of the label has degree 3 (information
+  exponent 3), and no first- or second-moment statistic sees the task.
+
+``FAMILIES`` are the paper's two families, which every chapter's step-size grid covers; ``ALL_FAMILIES`` adds
+``parity``. Tasks, :func:`draw_tasks` and :class:`mtrl_lib.train.TrainConfig` accept all of them.
 
 Label noise flips each label independently with probability ``noise``.
 """
@@ -21,6 +29,11 @@ import torch
 from ._validate import check_choice, check_float, check_int
 
 FAMILIES = ("linear", "quadratic")
+ALL_FAMILIES = FAMILIES + ("parity",)
+#: the smallest latent dimension each family is defined for
+MIN_R = {"linear": 1, "quadratic": 2, "parity": 3}
+#: dimensions of a family's ``params`` tensor: linear (T, r), quadratic (T, r, r), parity (T, 3, r)
+PARAM_DIMS = {"linear": 2, "quadratic": 3, "parity": 3}
 
 
 def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
@@ -43,18 +56,21 @@ def random_subspace(d: int, r: int, generator: torch.Generator, dtype=torch.floa
 
 @dataclass(frozen=True, eq=False)
 class Tasks:
-    """``T`` tasks of one family. ``params``: ``(T, r)`` for linear, ``(T, r, r)`` for quadratic."""
+    """``T`` tasks of one family. ``params``: ``(T, r)`` for linear, ``(T, r, r)`` for quadratic, ``(T, 3, r)``
+    (orthonormal rows u_t1, u_t2, u_t3) for parity."""
 
     family: str
     params: torch.Tensor
     noise: float = 0.0
 
     def __post_init__(self):
-        check_choice("family", self.family, FAMILIES)
+        check_choice("family", self.family, ALL_FAMILIES)
         check_float("noise", self.noise, 0.0, 0.5)
-        want = 2 if self.family == "linear" else 3
+        want = PARAM_DIMS[self.family]
         if self.params.dim() != want:
             raise ValueError(f"params of a {self.family} family must have {want} dims, got {tuple(self.params.shape)}")
+        if self.family == "parity" and self.params.shape[1] != 3:
+            raise ValueError(f"params of a parity family must have shape (T, 3, r), got {tuple(self.params.shape)}")
 
     @property
     def T(self) -> int:
@@ -62,7 +78,7 @@ class Tasks:
 
     @property
     def r(self) -> int:
-        return self.params.shape[1]
+        return self.params.shape[-1]
 
     def __getitem__(self, idx) -> "Tasks":
         """The tasks selected by a slice or index tensor (kept as a batch)."""
@@ -76,6 +92,8 @@ class Tasks:
         P = self.params.to(Z.dtype)
         if self.family == "linear":
             return torch.einsum("tnr,tr->tn", Z, P)
+        if self.family == "parity":
+            return torch.bmm(Z, P.transpose(1, 2)).prod(dim=-1)
         return torch.einsum("tnr,trs,tns->tn", Z, P, Z)
 
     def clean_labels(self, Z: torch.Tensor) -> torch.Tensor:
@@ -87,7 +105,7 @@ class Tasks:
 def draw_tasks(family: str, T: int, r: int, generator: torch.Generator, noise: float = 0.0,
                dtype=torch.float32) -> Tasks:
     """Draw ``T`` tasks of ``family`` in latent dimension ``r``."""
-    check_choice("family", family, FAMILIES)
+    check_choice("family", family, ALL_FAMILIES)
     check_int("T", T, 1)
     check_int("r", r, 1)
     dev = generator.device
@@ -95,6 +113,13 @@ def draw_tasks(family: str, T: int, r: int, generator: torch.Generator, noise: f
         v = torch.randn(T, r, generator=generator, device=dev, dtype=torch.float64)
         v = v / v.norm(dim=1, keepdim=True)
         return Tasks(family, v.to(dtype), noise)
+    if family == "parity":
+        if r < 3:
+            raise ValueError(f"r must be >= 3 for the parity family (three orthonormal directions), got {r}")
+        G = torch.randn(T, r, 3, generator=generator, device=dev, dtype=torch.float64)
+        Q, R = torch.linalg.qr(G)                                   # (T, r, 3) orthonormal columns
+        Q = Q * torch.sign(torch.diagonal(R, dim1=1, dim2=2)).unsqueeze(1)
+        return Tasks(family, Q.transpose(1, 2).contiguous().to(dtype), noise)
     G = torch.randn(T, r, r, generator=generator, device=dev, dtype=torch.float64)
     A = (G + G.transpose(1, 2)) / 2
     tr = torch.diagonal(A, dim1=1, dim2=2).sum(-1) / r

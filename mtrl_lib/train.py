@@ -48,7 +48,7 @@ from .metrics import energy, subspace_error
 from .model import init_weights, output_scale
 from .progress import progress_bar
 from .threads import one_thread
-from .tasks import FAMILIES, Tasks, chunk_size, draw_tasks, make_generator, random_subspace
+from .tasks import ALL_FAMILIES, MIN_R, Tasks, chunk_size, draw_tasks, make_generator, random_subspace
 
 HEAD_MODES = ("adapted", "frozen", "zero")
 # Negative controls (tests and chapters use them to show that a verdict fails for a run that cannot learn):
@@ -103,9 +103,9 @@ class TrainConfig:
         check_int("r", self.r, 1, self.d)
         check_int("m", self.m, 1)
         check_int("T", self.T, 1)
-        check_choice("family", self.family, FAMILIES)
-        if self.family == "quadratic" and self.r < 2:
-            raise ValueError(f"r must be >= 2 for the quadratic family, got {self.r}")
+        check_choice("family", self.family, ALL_FAMILIES)
+        if self.r < MIN_R[self.family]:
+            raise ValueError(f"r must be >= {MIN_R[self.family]} for the {self.family} family, got {self.r}")
         check_float("noise", self.noise, 0.0, 0.5)
         check_int("n1", self.n1, 1)
         check_int("n2", self.n2, 1)

@@ -12,7 +12,7 @@ def test_subspace_orthonormal_and_deterministic(gen):
     assert torch.equal(M, M2)
 
 
-@pytest.mark.parametrize("family", ["linear", "quadratic"])
+@pytest.mark.parametrize("family", ["linear", "quadratic", "parity"])
 def test_sample_shapes_dtypes_and_balance(gen, family):
     M = random_subspace(30, 3, gen)
     tasks = draw_tasks(family, 7, 3, gen)
@@ -20,8 +20,8 @@ def test_sample_shapes_dtypes_and_balance(gen, family):
     assert X.shape == (7, 4000, 30) and Y.shape == (7, 4000)
     assert X.dtype == torch.float32 and Y.dtype == torch.float32
     assert set(Y.unique().tolist()) <= {-1.0, 1.0}
-    # Labels are close to balanced (linear: exactly in law; quadratic: traceless A, roughly).
-    assert Y.mean(dim=1).abs().max() < (0.06 if family == "linear" else 0.45)
+    # Labels are close to balanced (linear and parity: exactly in law; quadratic: traceless A, roughly).
+    assert Y.mean(dim=1).abs().max() < (0.45 if family == "quadratic" else 0.06)
 
 
 def test_labels_depend_only_on_projection(gen):
@@ -75,3 +75,69 @@ def test_chunk_size():
     assert chunk_size(100, 50, 100, 10**9) == 100
     assert chunk_size(100, 50, 100, 50 * 100 * 7) == 7
     assert chunk_size(100, 50, 100, 1) == 1
+
+
+def test_parity_tasks_orthonormal_triples(gen):
+    tasks = draw_tasks("parity", 6, 5, gen, dtype=torch.float64)
+    U = tasks.params
+    assert U.shape == (6, 3, 5) and tasks.r == 5 and tasks.T == 6
+    assert torch.allclose(U @ U.transpose(1, 2), torch.eye(3, dtype=U.dtype).expand(6, 3, 3), atol=1e-12)
+    assert tasks[2:4].params.shape == (2, 3, 5)
+
+
+def test_parity_label_flips_with_one_coordinate(gen):
+    # f_t(z) = sign(<u1,z><u2,z><u3,z>): reflecting z across u_k^perp flips the label, for every k; a vector
+    # orthogonal to the three directions does not change it.
+    tasks = draw_tasks("parity", 3, 4, gen, dtype=torch.float64)
+    Z = torch.randn(3, 500, 4, generator=gen, dtype=torch.float64)
+    Y = tasks.clean_labels(Z)
+    for k in range(3):
+        u = tasks.params[:, k, :].unsqueeze(1)                       # (T, 1, r)
+        Zk = Z - 2 * (Z * u).sum(-1, keepdim=True) * u
+        assert torch.equal(tasks.clean_labels(Zk), -Y)
+    P = torch.eye(4, dtype=Z.dtype) - tasks.params.transpose(1, 2) @ tasks.params       # (T, r, r)
+    assert torch.equal(tasks.clean_labels(Z + 5 * Z @ P), Y)
+
+
+def test_parity_has_no_first_or_second_moment(gen):
+    # E[y x] = 0 and E[y (x x^T - I)] = 0; with n = 40000 each empirical entry has standard error <= 1/200
+    # (second moment: sqrt(E[x_i^2 x_j^2]) / sqrt(n) <= sqrt(3)/200); 6 standard errors over all entries.
+    M = random_subspace(8, 4, gen, torch.float64)
+    tasks = draw_tasks("parity", 3, 4, gen, dtype=torch.float64)
+    n = 40_000
+    X, Y = sample(M, tasks, n, gen)
+    G = torch.einsum("tn,tnd->td", Y, X) / n
+    S = torch.einsum("tn,tnd,tne->tde", Y, X, X) / n - Y.mean(1)[:, None, None] * torch.eye(8, dtype=X.dtype)
+    assert G.abs().max() < 6 / n ** 0.5
+    assert S.abs().max() < 6 * 3 ** 0.5 / n ** 0.5
+    # ... while the third moment along the task's own directions is not zero: E[y z1 z2 z3] = (2/pi)^(3/2).
+    W = torch.einsum("tnd,dr,tkr->tnk", X, M, tasks.params)                # (T, n, 3) = <u_k, M^T x>
+    third = (Y * W.prod(-1)).mean(1)
+    assert torch.allclose(third, torch.full((3,), (2 / torch.pi) ** 1.5, dtype=X.dtype), atol=0.05)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda g: draw_tasks("parity", 2, 2, g), "r must be >= 3 for the parity family"),
+    (lambda g: Tasks("parity", torch.zeros(2, 2, 5)), r"shape \(T, 3, r\)"),
+    (lambda g: Tasks("parity", torch.zeros(2, 5)), "must have 3 dims"),
+])
+def test_parity_validation(gen, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(gen)
+
+
+def test_train_config_accepts_parity_and_checks_r():
+    from mtrl_lib.train import TrainConfig
+
+    assert TrainConfig(d=10, r=3, family="parity").family == "parity"
+    with pytest.raises(ValueError, match="r must be >= 3 for the parity family, got 2"):
+        TrainConfig(d=10, r=2, family="parity")
+    with pytest.raises(ValueError, match="r must be >= 2 for the quadratic family, got 1"):
+        TrainConfig(d=10, r=1, family="quadratic")
+
+
+def test_paper_families_unchanged():
+    # FAMILIES stays the paper's two (chapters build per-family step sizes from it); ALL_FAMILIES adds parity.
+    from mtrl_lib.tasks import ALL_FAMILIES, FAMILIES
+
+    assert FAMILIES == ("linear", "quadratic") and ALL_FAMILIES == ("linear", "quadratic", "parity")
