@@ -1,0 +1,597 @@
+"""Chapter "Baselines and rates" (beyond the paper): what the network buys, what it costs, and at what rate.
+
+Four questions, each answered by runs of the alternating algorithm (:func:`mtrl_lib.train.train`) and by the
+baselines of :mod:`mtrl_lib.baselines`, one unit (:mod:`mtrl_lib.units`) per configuration and seed:
+
+1. **Tasks or samples?** Final subspace error against T for ``T_values``, both paper families, in two ways:
+   n1 = n2 fixed per task (the paper's view) and a fixed total ``n_total`` = T n2 = T n1 per phase (the
+   control; n1 = n2 = round(n_total / T)).
+2. **Baselines at equal samples.** At the base setting (``d, r, m, T, n1, n2``) the network, the first- and
+   second-moment estimators, the linear representation and random features. The network sees
+   rounds (n1 + n2) fresh samples per task; the baselines see *the same draws*: they replay the network's data
+   stream (``stream_seed(seed, "data")``), which for a run that fits one chunk is ``sample(n1)``,
+   ``sample(n2)`` per round (:mod:`mtrl_lib.train`; ``tests/test_baselines.py`` checks the replay). Every size
+   of the book fits one chunk; a run split into chunks draws in another order, and the baselines then get as
+   many draws from the same distribution.
+   Downstream accuracy: chapter 3's probe (:func:`mtrl_lib.probe.probe_accuracy`, ridge with leave-one-out
+   regularisation) at the same m and n3, on ``down_tasks`` new tasks of the same family; a subspace estimate
+   U becomes m ReLU features with rows uniform on the sphere of span(U) (as chapter 3 builds its oracle
+   features from span(M)) and the network's biases.
+3. **Parity** (:mod:`mtrl_lib.tasks`, information exponent 3): the same comparison at the quick budget
+   (``rounds_quadratic`` rounds of n1, n2) and a larger one (``rounds_parity_large`` rounds of
+   ``n_parity_large`` samples per phase), with network biases of scale ``bias_scale_parity``.
+4. **Rates.** Final error of the linear family against T (T >= 2r, from the sweep of 1), d (``ds``) and
+   n2 (``n2s``, n1 = n2), with slopes of log error on log x fitted per seed and a 95% t interval over seeds,
+   beside the sketch error ~ sqrt(d / (T n2)) (slopes -1/2, +1/2, -1/2); the escape round (first recorded
+   round with error < :data:`ESCAPE_LEVEL`) against log(d / r).
+
+"Final error" is the mean of the recorded errors in the last :data:`TAIL` of the rounds.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import baselines as bl
+from ..metrics import RECOVERED_COSINE, energy, subspace_error
+from ..model import oracle_weights
+from ..probe import probe_accuracy
+from ..stats import enough_seeds, mean_ci, paired_ci, undecided
+from ..tasks import draw_tasks, make_generator
+from ..train import CONTROLS, TrainConfig, setup, stream_seed, train
+from ..units import run_units, unit
+from .common import ChapterParams, Choice, Float, Int, IntList
+from .step_sizes import GRID_ETA_A, GRID_ETA_W, GRID_ROUNDS, GRID_SEEDS, GRID_SIZES, GRID_T, STEP_SIZES
+
+PAPER_FAMILIES = ("linear", "quadratic")
+#: the methods that estimate span(M), and the feature sets the probe compares
+METHODS = ("network", "moment1", "moment2", "linrep", "random")
+FEATURES = METHODS + ("oracle",)
+#: the base-setting cases of section 2 and 3 (parity_large: parity at the larger budget)
+CASES = ("linear", "quadratic", "parity", "parity_large")
+PROBE = "ridge_loo"
+#: the families whose features are probed downstream (the paper's: a linear head on m ReLU features and n3
+#: samples is no test of a degree-3 parity, so parity is compared on its subspace error and energy only)
+PROBED = PAPER_FAMILIES
+TAIL = 0.2
+ESCAPE_LEVEL = 0.5
+#: the verdict's learning requirement: the upper 95% bound of the network's error stays below this level, the
+#: error sqrt(1 - 0.9^2) of a W whose worst principal cosine with span(M) is 0.9 (the cosine at which the book
+#: counts a direction as recovered; chapter 2's recovery level)
+LEARN_LEVEL = math.sqrt(1.0 - RECOVERED_COSINE ** 2)
+
+# Step sizes of the linear representation, chosen by the network's rule (mtrl_lib.experiments.step_sizes) on the
+# same grid, setting and held-out seeds, for the linear family (the only one a linear predictor can learn):
+# mean subspace error after GRID_ROUNDS["linear"] rounds, rows eta_a in GRID_ETA_A, columns eta_W in
+# GRID_ETA_W, a diverged run counted as 1. Regenerate with
+#     python -m mtrl_lib.experiments.baselines_and_rates
+_LINREP_TABLE = (
+    (0.9982, 0.9968, 0.9866, 0.9219, 0.5404, 0.2855, 0.4600, 0.6557, 0.7960, 0.8515),
+    (0.9977, 0.9942, 0.8766, 0.2324, 0.2434, 0.4603, 0.5939, 0.7110, 0.8195, 0.8725),
+    (0.9941, 0.9673, 0.3362, 0.4716, 0.3358, 0.5494, 0.8101, 0.9754, 0.9971, 0.9994),
+    (0.6819, 0.1667, 0.2556, 0.5078, 0.9820, 0.9984, 0.9975, 0.9990, 0.9997, 0.9982),
+)
+#: (eta_a, eta_W) of the linear representation: the argmin of the table (``tests/test_baselines.py`` checks it)
+LINREP_STEPS = (200.0, 0.02)
+
+
+@dataclass(frozen=True)
+class Params(ChapterParams):
+    d: int = 50                                   # ambient dimension of the base setting
+    r: int = 5                                    # latent dimension, dim span(M) (>= 3: parity needs three directions)
+    m: int = 100                                  # neurons (chapter 3's m; every probed feature set has m features)
+    T: int = 20                                   # tasks of the base setting (baselines, parity, d and n2 sweeps)
+    n1: int = 50                                  # fresh samples per task in each head phase
+    n2: int = 50                                  # fresh samples per task in each feature phase
+    rounds: int = 100                             # rounds for the linear family (the step-size grid's budget)
+    rounds_quadratic: int = 150                   # rounds for the quadratic family and parity's quick budget
+    T_values: tuple[int, ...] = (5, 10, 20, 40)   # numbers of tasks of the T sweeps, increasing
+    n_total: int = 500                            # fixed total T n2 (= T n1) per phase of the budget control
+    ds: tuple[int, ...] = (25, 50, 100)           # ambient dimensions of the d sweep (linear, T tasks), increasing
+    n2s: tuple[int, ...] = (25, 50, 100)          # samples per task and phase of the n2 sweep (n1 = n2), increasing
+    rounds_parity_large: int = 150                # rounds of parity's larger budget
+    n_parity_large: int = 100                     # samples per task and phase (n1 = n2) of parity's larger budget
+    bias_scale_parity: float = 1.0                # network biases b ~ bias_scale_parity N(0, 1) for parity (0 elsewhere)
+    eta_a_linear: float = STEP_SIZES["linear"][0]          # head step, linear family (grid rule)
+    eta_W_linear: float = STEP_SIZES["linear"][1]          # feature step, linear family (grid rule)
+    eta_a_quadratic: float = STEP_SIZES["quadratic"][0]    # head step, quadratic family (grid rule)
+    eta_W_quadratic: float = STEP_SIZES["quadratic"][1]    # feature step, quadratic family (grid rule)
+    eta_a_parity: float = STEP_SIZES["quadratic"][0]       # head step, parity (the grid does not cover it: quadratic's)
+    eta_W_parity: float = STEP_SIZES["quadratic"][1]       # feature step, parity (quadratic's)
+    eta_a_linrep: float = LINREP_STEPS[0]         # head step of the linear representation (same grid rule)
+    eta_W_linrep: float = LINREP_STEPS[1]         # feature step of the linear representation (same grid rule)
+    n3: int = 100                                 # downstream training samples per task (chapter 3's n3)
+    down_tasks: int = 5                           # new downstream tasks per seed and case
+    n_test: int = 500                             # downstream test samples per task
+    record_every: int = 2                         # rounds between recorded errors (escape-round resolution)
+    control: str = "none"                         # "none", or a negative control of mtrl_lib.train (tests)
+
+    constraints = {
+        "r": Int(3, 100), "T_values": IntList(1, 100_000, increasing=True), "n_total": Int(1, 100_000_000),
+        "ds": IntList(2, 100_000, increasing=True), "n2s": IntList(1, 1_000_000, increasing=True),
+        "rounds_parity_large": Int(1, 1_000_000), "n_parity_large": Int(1, 1_000_000),
+        "bias_scale_parity": Float(0.0, 10.0), "control": Choice(CONTROLS),
+    }
+
+    def check(self) -> None:
+        super().check()
+        if len(self.seeds) < 2:
+            raise ValueError(f"seeds must hold at least 2 seeds (one seed has no confidence interval), got {list(self.seeds)}")
+        if self.r >= self.ds[0]:
+            raise ValueError(f"ds must all exceed r = {self.r}, got {list(self.ds)}")
+        if sum(T >= 2 * self.r for T in self.T_values) < 2:
+            raise ValueError(f"T_values must hold at least two values >= 2 r = {2 * self.r} (the rate fit in T), "
+                             f"got {list(self.T_values)}")
+        if self.n_total < self.T_values[-1]:
+            raise ValueError(f"n_total must be at least the largest T = {self.T_values[-1]} (one sample per task), "
+                             f"got {self.n_total}")
+
+    def eta(self, family: str) -> tuple[float, float]:
+        return getattr(self, f"eta_a_{family}"), getattr(self, f"eta_W_{family}")
+
+    @property
+    def T_fit(self) -> tuple[int, ...]:
+        """The T of the rate fit: T >= 2r (below, the tasks' own conditioning, not the samples, sets the error)."""
+        return tuple(T for T in self.T_values if T >= 2 * self.r)
+
+    @property
+    def T_above_r(self) -> tuple[int, ...]:
+        return tuple(T for T in self.T_values if T > self.r)
+
+
+# ----------------------------------------------------------------------------------------------------- units
+
+def network_unit(seed: int, *, d: int, r: int, m: int, T: int, family: str, n1: int, n2: int, rounds: int,
+                 eta_a: float, eta_W: float, bias_scale: float, record_every: int, control: str, device: str,
+                 baselines: dict | None = None) -> dict:
+    """One training run: the error trajectory, its final error and escape round; with ``baselines``
+    (``{"eta_a_linrep", "eta_W_linrep", "n3", "down_tasks", "n_test"}``) also :func:`baseline_metrics`."""
+    cfg = TrainConfig(d=d, r=r, m=m, T=T, family=family, n1=n1, n2=n2, rounds=rounds, eta_a=eta_a, eta_W=eta_W,
+                      bias_scale=bias_scale, record_every=record_every, control=control, seed=seed, device=device)
+    res = train(cfg)
+    h = res.history
+    out = {"round": h["round"], "error": h["subspace_error"], "energy": h["energy"],
+           "final_error": final_error(h["round"], h["subspace_error"]),
+           "escape": escape_round(h["round"], h["subspace_error"])}
+    if baselines:
+        out.update(baseline_metrics(res, **baselines))
+    return out
+
+
+def final_error(rounds, errors) -> float:
+    """Mean recorded error over the last :data:`TAIL` of the rounds (the last record always counts)."""
+    rounds, errors = np.asarray(rounds, float), np.asarray(errors, float)
+    keep = rounds >= rounds[-1] * (1 - TAIL)
+    return float(errors[keep].mean())
+
+
+def escape_round(rounds, errors, level: float = ESCAPE_LEVEL) -> float:
+    """First recorded round with error < ``level``; -1 if none."""
+    hit = np.nonzero(np.asarray(errors) < level)[0]
+    return float(np.asarray(rounds)[hit[0]]) if hit.size else -1.0
+
+
+def baseline_metrics(res, *, eta_a_linrep: float, eta_W_linrep: float, n3: int, down_tasks: int,
+                     n_test: int) -> dict:
+    """The baselines on the network run's M, tasks and samples, and chapter 3's probe for every feature set.
+
+    Keys: ``err_<method>`` and ``energy_<method>`` for :data:`METHODS` (subspace error and energy of the
+    estimate: W for the network and random features, U^T or B for the estimators), ``acc_<feature set>`` for
+    :data:`FEATURES` (mean downstream accuracy over the new tasks; for the families in :data:`PROBED` only)."""
+    cfg, M = res.config, res.M
+    seed, dev = cfg.seed, M.device
+    # One pass over the network's samples (its "data" stream replayed) trains the linear representation and
+    # feeds the moment estimators.
+    mom = bl.Moments(cfg.T, cfg.d, dev)
+    B0 = torch.randn(cfg.r, cfg.d, generator=make_generator(stream_seed(seed, "b-linrep-init"), dev), dtype=M.dtype)
+    B, _ = bl.train_linear_rep(M, res.tasks, B0, n1=cfg.n1, n2=cfg.n2, rounds=cfg.rounds, eta_a=eta_a_linrep,
+                               eta_W=eta_W_linrep, generator=make_generator(stream_seed(seed, "data"), dev),
+                               loss=cfg.loss, control=cfg.control, record_every=max(1, cfg.rounds),
+                               on_block=mom.add)
+    G, S = mom.result()
+    est = {"network": res.W, "random": res.W0, "moment1": bl.first_moment_subspace(G, cfg.r).T,
+           "moment2": bl.second_moment_subspace(S, cfg.r).T, "linrep": B}
+    out = {}
+    for k in METHODS:
+        out[f"err_{k}"] = subspace_error(est[k], M)
+        out[f"energy_{k}"] = energy(est[k], M)
+    feats = {"network": res.W, "random": res.W0}
+    for k, span in (("moment1", est["moment1"]), ("moment2", est["moment2"]), ("linrep", B), ("oracle", M.T)):
+        basis = torch.linalg.qr(span.double().T)[0]                                   # (d, r) orthonormal
+        g = make_generator(stream_seed(seed, f"b-features-{k}"), dev)
+        feats[k] = oracle_weights(cfg.m, basis.to(M.dtype), g).to(M.dtype)
+    if cfg.family not in PROBED:
+        return out
+    tasks = draw_tasks(cfg.family, down_tasks, cfg.r, make_generator(stream_seed(seed, "b-down"), dev))
+    for k in FEATURES:
+        g = make_generator(stream_seed(seed, "b-probe"), dev)       # the same samples for every feature set
+        acc = probe_accuracy(feats[k], res.b, M, tasks, n3, g, n_test=n_test, method=PROBE)
+        out[f"acc_{k}"] = float(acc.mean())
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- the plan
+
+def _config(p: Params, family: str, *, T: int | None = None, n1: int | None = None, n2: int | None = None,
+            d: int | None = None, rounds: int | None = None) -> dict:
+    """The JSON configuration of one network run (base setting unless overridden)."""
+    eta_a, eta_W = p.eta(family)
+    default_rounds = p.rounds if family == "linear" else p.rounds_quadratic
+    return dict(d=p.d if d is None else d, r=p.r, m=p.m, T=p.T if T is None else T, family=family,
+                n1=p.n1 if n1 is None else n1, n2=p.n2 if n2 is None else n2,
+                rounds=default_rounds if rounds is None else rounds, eta_a=eta_a, eta_W=eta_W,
+                bias_scale=p.bias_scale_parity if family == "parity" else 0.0, record_every=p.record_every,
+                control=p.control, device=p.device)
+
+
+def budget_n(p: Params, T: int) -> int:
+    """Samples per task and phase of the fixed-total control: round(n_total / T), at least 1."""
+    return max(1, round(p.n_total / T))
+
+
+def plan(p: Params) -> dict:
+    """``{point: configuration}`` for every run the chapter needs. Points: ("pertask" | "budget", family, T),
+    ("base", case) for :data:`CASES` (with the baselines), ("d", d), ("n", n2). Equal configurations are one
+    run: a sweep point that equals a base case reuses its run."""
+    extra = dict(eta_a_linrep=p.eta_a_linrep, eta_W_linrep=p.eta_W_linrep, n3=p.n3, down_tasks=p.down_tasks,
+                 n_test=p.n_test)
+    points = {("base", f): {**_config(p, f), "baselines": extra} for f in ("linear", "quadratic", "parity")}
+    points["base", "parity_large"] = {**_config(p, "parity", n1=p.n_parity_large, n2=p.n_parity_large,
+                                                rounds=p.rounds_parity_large), "baselines": extra}
+    for f in PAPER_FAMILIES:
+        for T in p.T_values:
+            points["pertask", f, T] = _config(p, f, T=T)
+            points["budget", f, T] = _config(p, f, T=T, n1=budget_n(p, T), n2=budget_n(p, T))
+    for d in p.ds:
+        points["d", d] = _config(p, "linear", d=d)
+    for n in p.n2s:
+        points["n", n] = _config(p, "linear", n1=n, n2=n)
+    return points
+
+
+def _key(cfg: dict) -> str:
+    return json.dumps({k: v for k, v in cfg.items() if k != "baselines"}, sort_keys=True)
+
+
+def run(p: Params, executor=None) -> dict:
+    """All of the chapter's numbers (see :func:`reduce` for the layout)."""
+    points = plan(p)
+    runs = {}                                   # configuration key -> configuration (with baselines if any asks)
+    for cfg in points.values():
+        k = _key(cfg)
+        if k not in runs or "baselines" in cfg:
+            runs[k] = cfg
+    keys = list(runs)
+    units = [unit(network_unit, s, **runs[k]) for k in keys for s in p.seeds]
+    out = run_units(units, executor, desc="baselines and rates: runs x seeds")
+    by = {(k, s): out[i * len(p.seeds) + j] for i, k in enumerate(keys) for j, s in enumerate(p.seeds)}
+    per_point = {pt: [by[_key(cfg), s] for s in p.seeds] for pt, cfg in points.items()}
+    return reduce(per_point, p)
+
+
+def slopes(x, Y) -> np.ndarray:
+    """Least-squares slope of log Y on log x for each seed.  ``x: (k,)``, ``Y: (seeds, k)`` -> ``(seeds,)``."""
+    lx = np.log(np.asarray(x, float))
+    lY = np.log(np.asarray(Y, float))
+    lx = lx - lx.mean()
+    return (lY - lY.mean(axis=1, keepdims=True)) @ lx / (lx @ lx)
+
+
+def reduce(per_point: dict, p: Params) -> dict:
+    """Arrays over seeds from the per-point unit results.
+
+    ``sweep[family]``: ``pertask``, ``budget`` final errors (seeds, len(T_values)); ``base[case]``: ``err``,
+    ``energy``, ``acc`` dicts of (seeds,) per method and ``n_samples`` per task; ``rates``: final errors
+    ``T`` (seeds, len(T_fit)), ``d``, ``n``, escape rounds ``escape`` (seeds, len(ds)), error trajectories
+    ``traj_d`` (seeds, len(ds), records) with ``traj_rounds``, per-seed ``slope_T``, ``slope_d``,
+    ``slope_n``, ``slope_escape`` (escape round per unit of log(d / r)); ``verdict``."""
+    col = lambda pts, key: np.asarray([[r[key] for r in per_point[pt]] for pt in pts], float).T
+    res = {"T_values": np.asarray(p.T_values), "sweep": {}, "base": {}}
+    for f in PAPER_FAMILIES:
+        res["sweep"][f] = {w: col([(w, f, T) for T in p.T_values], "final_error") for w in ("pertask", "budget")}
+    for case in CASES:
+        rows = per_point["base", case]
+        cfg_rounds = p.rounds_parity_large if case == "parity_large" else (p.rounds if case == "linear" else p.rounds_quadratic)
+        n = (2 * p.n_parity_large) if case == "parity_large" else (p.n1 + p.n2)
+        res["base"][case] = {
+            "err": {k: np.asarray([r[f"err_{k}"] for r in rows]) for k in METHODS},
+            "energy": {k: np.asarray([r[f"energy_{k}"] for r in rows]) for k in METHODS},
+            "acc": ({k: np.asarray([r[f"acc_{k}"] for r in rows]) for k in FEATURES} if case in PROBED else {}),
+            "n_samples": cfg_rounds * n,
+        }
+    rates = {"T": col([("pertask", "linear", T) for T in p.T_fit], "final_error"),
+             "d": col([("d", d) for d in p.ds], "final_error"), "n": col([("n", n) for n in p.n2s], "final_error"),
+             "escape": col([("d", d) for d in p.ds], "escape"),
+             "traj_d": np.asarray([[r["error"] for r in per_point["d", d]] for d in p.ds], float).transpose(1, 0, 2),
+             "traj_rounds": np.asarray(per_point["d", p.ds[0]][0]["round"], float)}
+    rates["slope_T"] = slopes(p.T_fit, rates["T"])
+    rates["slope_d"] = slopes(p.ds, rates["d"])
+    rates["slope_n"] = slopes(p.n2s, rates["n"])
+    esc = rates["escape"]
+    rates["n_escaped"] = int((esc >= 0).all(axis=1).sum())         # seeds whose runs all fell below the level
+    lc = np.log(np.asarray(p.ds, float) / p.r)
+    lc = lc - lc.mean()
+    # escape round per unit of log(d / r), least squares per seed (meaningful only when every run escaped)
+    rates["slope_escape"] = (esc - esc.mean(axis=1, keepdims=True)) @ lc / (lc @ lc)
+    res["rates"] = rates
+    res["verdict"] = verdict(res, p)
+    return res
+
+
+# --------------------------------------------------------------------------------------------- the verdict
+
+def verdict(res: dict, p: Params) -> str:
+    """The chapter's claim, decided on 95% t intervals over seeds (criteria fixed in advance):
+
+    (i) **the network learns** span(M) for both paper families: the upper bound of its subspace error at the
+        base setting is below :data:`LEARN_LEVEL` = sqrt(1 - 0.9^2) = 0.436 (every principal cosine between
+        span(M) and the learned subspace at least 0.9; a random W, and so an untrained or label-shuffled run,
+        stays near 1);
+    (ii) **one algorithm for both families**: its error is significantly below (paired interval of the
+        difference entirely below 0) the second-moment estimator's on ``linear`` and the first-moment
+        estimator's on ``quadratic``, the families those estimators cannot see;
+    (iii) **the rates have the sketch's signs**: the slope of log error is significantly negative in T and in n2
+        and significantly positive in d.
+
+    "reproduced" when all hold; "partly reproduced (...)" when (i) holds and (ii) or (iii) fails; "not
+    reproduced (...)" when (i) fails. Fewer than 10 seeds decide nothing."""
+    n = len(p.seeds)
+    if not enough_seeds(n):
+        return undecided(n)
+    base, rates = res["base"], res["rates"]
+    learn = [f"network error at the base setting not below {LEARN_LEVEL:.3f} on {f} (upper bound "
+             f"{float(mean_ci(base[f]['err']['network']).hi):.2f})"
+             for f in PAPER_FAMILIES if not mean_ci(base[f]["err"]["network"]).hi < LEARN_LEVEL]
+    other = []
+    for f, k in (("linear", "moment2"), ("quadratic", "moment1")):
+        if not paired_ci(base[f]["err"]["network"], base[f]["err"][k]).hi < 0:
+            other.append(f"network not significantly below the {k} estimator on {f}")
+    for name, sign in (("slope_T", -1), ("slope_n", -1), ("slope_d", +1)):
+        iv = mean_ci(rates[name])
+        if not (iv.hi < 0 if sign < 0 else iv.lo > 0):
+            other.append(f"{name} not significantly {'negative' if sign < 0 else 'positive'}")
+    if learn:
+        return "not reproduced (" + "; ".join(learn + other) + ")"
+    return "reproduced" if not other else "partly reproduced (" + "; ".join(other) + ")"
+
+
+# ---------------------------------------------------------------------------------------------- the summary
+# Each *_numbers function returns the glue values of one section of the chapter (names start with ``b_``);
+# :func:`summary` is their union.
+
+def compare(a, b) -> str:
+    """Paired test at 5% of a - b over seeds: "significantly below", "significantly above" or "not
+    significantly different from"."""
+    iv = paired_ci(a, b)
+    if iv.hi < 0:
+        return "significantly below"
+    if iv.lo > 0:
+        return "significantly above"
+    return "not significantly different from"
+
+
+def _ci(out: dict, name: str, x) -> None:
+    """``out[name]``, ``out[name + "_ci"]``: mean over seeds and the half-width of its 95% t interval."""
+    iv = mean_ci(x)
+    out[name], out[f"{name}_ci"] = float(iv.mean), float(iv.half)
+
+
+def summary(res: dict, p: Params) -> dict:
+    """Every number and computed phrase the chapter's prose quotes."""
+    out = {}
+    for part in (setting_numbers, budget_numbers, baseline_numbers, parity_numbers, rate_numbers, verdict_numbers):
+        out.update(part(res, p))
+    out.update(explore_numbers())
+    return out
+
+
+def setting_numbers(res: dict, p: Params) -> dict:
+    """The sizes the prose quotes, and how many samples per task each base case saw (b_n_samples_<case>)."""
+    out = {"b_n_seeds": len(p.seeds), "b_d": p.d, "b_r": p.r, "b_m": p.m, "b_T": p.T, "b_n1": p.n1, "b_n2": p.n2,
+           "b_rounds": p.rounds, "b_rounds_quadratic": p.rounds_quadratic, "b_n3": p.n3,
+           "b_down_tasks": p.down_tasks, "b_n_test": p.n_test}
+    for case in CASES:                                       # b_n_samples_linear, ..._quadratic, ..._parity(_large)
+        out[f"b_n_samples_{case}"] = res["base"][case]["n_samples"]
+    return out
+
+
+def budget_numbers(res: dict, p: Params) -> dict:
+    """Section "Tasks or samples". b_Tmin, b_Tmax (the smallest and largest T above r), b_n_total,
+    b_n_budget_Tmin, b_n_budget_Tmax; then for f in linear (no suffix) and quadratic (suffix ``_quadratic``):
+    b_budget_err_Tmin, b_budget_err_Tmax, b_pertask_err_Tmin, b_pertask_err_Tmax, b_budget_drop,
+    b_pertask_drop (paired Tmin - Tmax), each with _ci, and b_budget_phrase, b_pertask_phrase (how the error
+    changes from Tmin to Tmax, paired test)."""
+    Ts = list(p.T_values)
+    i0, i1 = Ts.index(p.T_above_r[0]), Ts.index(p.T_above_r[-1])
+    out = {"b_Tmin": Ts[i0], "b_Tmax": Ts[i1], "b_n_total": p.n_total, "b_n_budget_Tmin": budget_n(p, Ts[i0]),
+           "b_n_budget_Tmax": budget_n(p, Ts[i1])}
+    change = {"significantly below": "falls significantly", "significantly above": "rises significantly",
+              "not significantly different from": "does not change significantly"}
+    for f in PAPER_FAMILIES:
+        sfx = "" if f == "linear" else f"_{f}"
+        for w in ("budget", "pertask"):
+            e = res["sweep"][f][w]
+            _ci(out, f"b_{w}_err_Tmin{sfx}", e[:, i0])
+            _ci(out, f"b_{w}_err_Tmax{sfx}", e[:, i1])
+            _ci(out, f"b_{w}_drop{sfx}", e[:, i0] - e[:, i1])
+            out[f"b_{w}_phrase{sfx}"] = change[compare(e[:, i1], e[:, i0])]
+    return out
+
+
+def _case_numbers(res: dict, case: str) -> dict:
+    """For one base case: b_err_<method>_<case>, b_energy_<method>_<case> (METHODS), b_acc_<set>_<case>
+    (FEATURES, probed families only), each with _ci; b_vs_<method>_<case> for moment1, moment2, linrep (the
+    network's error against that method's, paired)."""
+    out, b = {}, res["base"][case]
+    for k in METHODS:
+        _ci(out, f"b_err_{k}_{case}", b["err"][k])
+        _ci(out, f"b_energy_{k}_{case}", b["energy"][k])
+    for k in b["acc"]:
+        _ci(out, f"b_acc_{k}_{case}", b["acc"][k])
+    for k in ("moment1", "moment2", "linrep"):
+        out[f"b_vs_{k}_{case}"] = compare(b["err"]["network"], b["err"][k])
+    return out
+
+
+def baseline_numbers(res: dict, p: Params) -> dict:
+    """Section "Baselines at equal samples": :func:`_case_numbers` for linear and quadratic, and
+    b_eta_a_linrep, b_eta_W_linrep."""
+    out = {"b_eta_a_linrep": p.eta_a_linrep, "b_eta_W_linrep": p.eta_W_linrep}
+    for case in PAPER_FAMILIES:
+        out.update(_case_numbers(res, case))
+    return out
+
+
+def parity_numbers(res: dict, p: Params) -> dict:
+    """Section "Parity": :func:`_case_numbers` for parity and parity_large; b_rounds_parity_large,
+    b_n_parity_large, b_bias_scale_parity, b_energy_chance (r / d); b_parity_network_phrase and
+    b_parity_large_network_phrase (learns / does not learn, against the verdict's level) and
+    b_parity_energy_vs_random, b_parity_large_energy_vs_random (the network's energy in span(M) against random
+    features', paired); b_parity_signal = d^(-3/2) and b_head_noise = 1 / sqrt(n1), the scales the prose
+    compares."""
+    out = {"b_rounds_parity_large": p.rounds_parity_large, "b_n_parity_large": p.n_parity_large,
+           "b_bias_scale_parity": p.bias_scale_parity, "b_energy_chance": p.r / p.d,
+           "b_parity_signal": p.d ** -1.5, "b_head_noise": p.n1 ** -0.5}
+    for case in ("parity", "parity_large"):
+        out.update(_case_numbers(res, case))
+        iv = mean_ci(res["base"][case]["err"]["network"])
+        out[f"b_{case}_network_phrase"] = ("learns span(M)" if iv.hi < LEARN_LEVEL else
+                                           "does not learn span(M)" if iv.lo > LEARN_LEVEL else
+                                           "neither clearly learns nor clearly misses span(M)")
+        e = res["base"][case]["energy"]
+        out[f"b_{case}_energy_vs_random"] = compare(e["network"], e["random"])
+    return out
+
+
+def _slope_phrase(iv, target: float) -> str:
+    """Whether the 95% interval of a slope contains the sketch's value, or lies on the steep or flat side."""
+    if iv.lo <= target <= iv.hi:
+        return f"consistent with the sketch's {target:+.1f}"
+    return f"{'steeper' if abs(iv.mean) > abs(target) else 'shallower'} than the sketch's {target:+.1f}"
+
+
+def rate_numbers(res: dict, p: Params) -> dict:
+    """Section "Rates": b_slope_T, b_slope_d, b_slope_n, b_escape_slope_logd, b_escape_dmin, b_escape_dmax (each
+    with _ci; the escape numbers are -1 with _ci 0 when some run never escaped, b_n_escaped says how many
+    seeds did); b_escape_phrase (the escape slope's sign, tested); b_slope_T_phrase, b_slope_d_phrase, b_slope_n_phrase; b_T_fit_min, b_T_fit_max, b_dmin,
+    b_dmax, b_nmin, b_nmax, b_escape_level."""
+    r = res["rates"]
+    out = {"b_T_fit_min": p.T_fit[0], "b_T_fit_max": p.T_fit[-1], "b_dmin": p.ds[0], "b_dmax": p.ds[-1],
+           "b_nmin": p.n2s[0], "b_nmax": p.n2s[-1], "b_n_escaped": r["n_escaped"], "b_escape_level": ESCAPE_LEVEL}
+    for name, target in (("T", -0.5), ("d", 0.5), ("n", -0.5)):
+        _ci(out, f"b_slope_{name}", r[f"slope_{name}"])
+        out[f"b_slope_{name}_phrase"] = _slope_phrase(mean_ci(r[f"slope_{name}"]), target)
+    if r["n_escaped"] == len(p.seeds):
+        _ci(out, "b_escape_slope_logd", r["slope_escape"])
+        iv = mean_ci(r["slope_escape"])
+        out["b_escape_phrase"] = ("grows significantly with" if iv.lo > 0 else "falls significantly with"
+                                  if iv.hi < 0 else "does not change significantly with")
+        _ci(out, "b_escape_dmin", r["escape"][:, 0])
+        _ci(out, "b_escape_dmax", r["escape"][:, -1])
+    else:
+        for k in ("b_escape_slope_logd", "b_escape_dmin", "b_escape_dmax"):
+            out[k], out[f"{k}_ci"] = -1.0, 0.0
+        out["b_escape_phrase"] = "cannot be fitted against"
+    return out
+
+
+def verdict_numbers(res: dict, p: Params) -> dict:
+    """Section "Verdict": b_verdict, b_learn_level, b_recovered_cosine, and the upper bounds
+    b_err_network_linear_hi, b_err_network_quadratic_hi the learning criterion compares with the level."""
+    out = {"b_verdict": res["verdict"], "b_learn_level": LEARN_LEVEL, "b_recovered_cosine": RECOVERED_COSINE}
+    for f in PAPER_FAMILIES:
+        out[f"b_err_network_{f}_hi"] = float(mean_ci(res["base"][f]["err"]["network"]).hi)
+    return out
+
+
+def power_fit(x, Y) -> tuple[np.ndarray, float]:
+    """The power law of the mean per-seed fit: ``(y, slope)`` with y = exp(mean intercept) x^(mean slope) on
+    ``x`` (for the figures). ``Y: (seeds, len(x))``."""
+    lx, lY = np.log(np.asarray(x, float)), np.log(np.asarray(Y, float))
+    s = slopes(x, Y)
+    icept = (lY.mean(axis=1) - s * lx.mean()).mean()
+    return np.exp(icept + s.mean() * lx), float(s.mean())
+
+
+def sketch_line(x, Y, exponent: float) -> np.ndarray:
+    """The sketch's power law x^exponent through the geometric mean of the data (for the figures)."""
+    lx, lY = np.log(np.asarray(x, float)), np.log(np.asarray(Y, float))
+    return np.exp(lY.mean() + exponent * (lx - lx.mean()))
+
+
+# ------------------------------------------------------------------------------ the linear representation's steps
+
+def linrep_grid(progress: bool = True) -> np.ndarray:
+    """Mean final subspace error of the linear representation over GRID_SEEDS for every (eta_a, eta_W) of the
+    network's grid, at the grid's setting (linear family, GRID_T tasks, GRID_ROUNDS["linear"] rounds); a
+    diverged run counts as 1. Shape ``(len(GRID_ETA_A), len(GRID_ETA_W))``."""
+    from ..progress import progress_bar
+
+    tab = np.ones((len(GRID_ETA_A), len(GRID_ETA_W), len(GRID_SEEDS)))
+    jobs = [(i, j, k) for i in range(len(GRID_ETA_A)) for j in range(len(GRID_ETA_W)) for k in range(len(GRID_SEEDS))]
+    for i, j, k in progress_bar(jobs, progress, desc="linear representation grid"):
+        tab[i, j, k] = linrep_grid_point(GRID_ETA_A[i], GRID_ETA_W[j], GRID_SEEDS[k])
+    return tab.mean(axis=-1)
+
+
+def linrep_grid_point(eta_a: float, eta_W: float, seed: int) -> float:
+    """Final error of one grid run (1 if it diverges)."""
+    cfg = TrainConfig(**GRID_SIZES, T=GRID_T, family="linear", seed=seed)
+    M, tasks, _, _ = setup(cfg)
+    B0 = torch.randn(cfg.r, cfg.d, generator=make_generator(stream_seed(seed, "b-linrep-init")), dtype=M.dtype)
+    try:
+        _, h = bl.train_linear_rep(M, tasks, B0, n1=cfg.n1, n2=cfg.n2, rounds=GRID_ROUNDS["linear"], eta_a=eta_a,
+                                   eta_W=eta_W, generator=make_generator(stream_seed(seed, "data")),
+                                   record_every=GRID_ROUNDS["linear"])
+    except FloatingPointError:
+        return 1.0
+    return float(h["subspace_error"][-1])
+
+
+def linrep_table() -> np.ndarray:
+    return np.asarray(_LINREP_TABLE)
+
+
+def linrep_select(tab: np.ndarray | None = None) -> tuple[float, float]:
+    """The grid point with the smallest mean error."""
+    tab = linrep_table() if tab is None else tab
+    i, j = np.unravel_index(int(np.argmin(tab)), tab.shape)
+    return GRID_ETA_A[i], GRID_ETA_W[j]
+
+
+# ----------------------------------------------------------------------------------------------- the explorer
+
+#: the explorer's initial values (the prose quotes them; the notebook builds its controls from them)
+EXPLORE = {"family": "quadratic", "T": 20, "n": 2000, "d": 50, "r": 5, "seed": 0}
+
+
+def explore_numbers() -> dict:
+    """The explorer's initial values for the prose: b_explore_family, b_explore_T, b_explore_n, b_explore_d,
+    b_explore_r."""
+    return {f"b_explore_{k}": v for k, v in EXPLORE.items() if k != "seed"}
+
+
+def explore(family: str, T: int, n: int, d: int = 50, r: int = 5, seed: int = 0) -> dict:
+    """Moment estimators only (cheap, for the live explorer): subspace errors of the first- and second-moment
+    estimators from ``n`` samples per task of ``T`` tasks of ``family``."""
+    cfg = TrainConfig(d=d, r=r, m=1, T=T, family=family, seed=seed)
+    M, tasks, _, _ = setup(cfg)
+    G, S = bl.moments(M, tasks, [n], make_generator(stream_seed(seed, "explore")))
+    return {"moment1": subspace_error(bl.first_moment_subspace(G, r).T, M),
+            "moment2": subspace_error(bl.second_moment_subspace(S, r).T, M)}
+
+
+def main() -> int:
+    tab = linrep_grid()
+    print("rows eta_a", GRID_ETA_A, "columns eta_W", GRID_ETA_W)
+    print("(" + ",\n ".join("(" + ", ".join(f"{v:.4f}" for v in row) + ")" for row in tab) + ")")
+    print("argmin (eta_a, eta_W):", linrep_select(tab))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
