@@ -178,7 +178,8 @@ def train_linear_rep(M: torch.Tensor, tasks: Tasks, B0: torch.Tensor, *, n1: int
         B -= eta_W / (tasks.T * n2) * (A.T @ V)                                        # sum_t a_t (...)^T
         _orthonormalise(B)
         if not (torch.isfinite(B).all() and torch.isfinite(A).all()):
-            raise FloatingPointError(f"linear representation diverged at round {k} (eta_a = {eta_a:g}, eta_W = {eta_W:g})")
+            raise FloatingPointError(f"linear representation diverged at round {k} "
+                                     f"(eta_a = {eta_a:g}, eta_W = {eta_W:g})")
         if k % record_every == 0 or k == rounds:
             hist["round"].append(k)
             hist["subspace_error"].append(subspace_error(B, M))

@@ -102,7 +102,8 @@ def test_linear_representation_sees_the_blocks_in_the_networks_order():
     M, tasks = _setup("linear", T=3, d=8, r=2)
     seen = []
     bl.train_linear_rep(M, tasks, torch.randn(2, 8, generator=make_generator(9)), n1=4, n2=6, rounds=2,
-                        eta_a=1.0, eta_W=0.1, generator=make_generator(10), on_block=lambda X, Y: seen.append(X.shape[1]))
+                        eta_a=1.0, eta_W=0.1, generator=make_generator(10),
+                        on_block=lambda X, Y: seen.append(X.shape[1]))
     assert seen == [4, 6, 4, 6]
 
 

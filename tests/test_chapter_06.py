@@ -221,7 +221,8 @@ def test_every_notebook_parameter_reaches_the_experiment():
     lin, par, large = pts["base", "linear"], pts["base", "parity"], pts["base", "parity_large"]
     assert (lin["d"], lin["r"], lin["m"], lin["T"], lin["n1"], lin["n2"], lin["rounds"], lin["eta_a"], lin["eta_W"],
             lin["record_every"], lin["control"]) == (37, 4, 33, 9, 21, 22, 40, 2.0, 0.3, 3, "swapped_heads")
-    assert (pts["base", "quadratic"]["rounds"], pts["base", "quadratic"]["eta_a"], pts["base", "quadratic"]["eta_W"]) == (60, 3.0, 0.4)
+    quad = pts["base", "quadratic"]
+    assert (quad["rounds"], quad["eta_a"], quad["eta_W"]) == (60, 3.0, 0.4)
     assert (par["eta_a"], par["eta_W"], par["bias_scale"], par["rounds"]) == (4.0, 0.6, 0.5, 60)
     assert (large["rounds"], large["n1"], large["n2"]) == (7, 11, 11)
     assert lin["baselines"] == dict(eta_a_linrep=5.0, eta_W_linrep=0.7, n3=12, down_tasks=2, n_test=50)

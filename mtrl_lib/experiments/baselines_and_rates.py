@@ -95,7 +95,7 @@ class Params(ChapterParams):
     n2s: tuple[int, ...] = (25, 50, 100)          # samples per task and phase of the n2 sweep (n1 = n2), increasing
     rounds_parity_large: int = 150                # rounds of parity's larger budget
     n_parity_large: int = 100                     # samples per task and phase (n1 = n2) of parity's larger budget
-    bias_scale_parity: float = 1.0                # network biases b ~ bias_scale_parity N(0, 1) for parity (0 elsewhere)
+    bias_scale_parity: float = 1.0                # network biases b ~ bias_scale_parity N(0, 1), parity only
     eta_a_linear: float = STEP_SIZES["linear"][0]          # head step, linear family (grid rule)
     eta_W_linear: float = STEP_SIZES["linear"][1]          # feature step, linear family (grid rule)
     eta_a_quadratic: float = STEP_SIZES["quadratic"][0]    # head step, quadratic family (grid rule)
@@ -120,7 +120,8 @@ class Params(ChapterParams):
     def check(self) -> None:
         super().check()
         if len(self.seeds) < 2:
-            raise ValueError(f"seeds must hold at least 2 seeds (one seed has no confidence interval), got {list(self.seeds)}")
+            raise ValueError(f"seeds must hold at least 2 seeds (one seed has no confidence interval), "
+                             f"got {list(self.seeds)}")
         if self.r >= self.ds[0]:
             raise ValueError(f"ds must all exceed r = {self.r}, got {list(self.ds)}")
         if sum(T >= 2 * self.r for T in self.T_values) < 2:
@@ -293,15 +294,14 @@ def reduce(per_point: dict, p: Params) -> dict:
     res = {"T_values": np.asarray(p.T_values), "sweep": {}, "base": {}}
     for f in PAPER_FAMILIES:
         res["sweep"][f] = {w: col([(w, f, T) for T in p.T_values], "final_error") for w in ("pertask", "budget")}
+    configs = plan(p)
     for case in CASES:
-        rows = per_point["base", case]
-        cfg_rounds = p.rounds_parity_large if case == "parity_large" else (p.rounds if case == "linear" else p.rounds_quadratic)
-        n = (2 * p.n_parity_large) if case == "parity_large" else (p.n1 + p.n2)
+        rows, cfg = per_point["base", case], configs["base", case]
         res["base"][case] = {
             "err": {k: np.asarray([r[f"err_{k}"] for r in rows]) for k in METHODS},
             "energy": {k: np.asarray([r[f"energy_{k}"] for r in rows]) for k in METHODS},
             "acc": ({k: np.asarray([r[f"acc_{k}"] for r in rows]) for k in FEATURES} if case in PROBED else {}),
-            "n_samples": cfg_rounds * n,
+            "n_samples": cfg["rounds"] * (cfg["n1"] + cfg["n2"]),        # samples per task the network saw
         }
     rates = {"T": col([("pertask", "linear", T) for T in p.T_fit], "final_error"),
              "d": col([("d", d) for d in p.ds], "final_error"), "n": col([("n", n) for n in p.n2s], "final_error"),
@@ -477,7 +477,8 @@ def _slope_phrase(iv, target: float) -> str:
 def rate_numbers(res: dict, p: Params) -> dict:
     """Section "Rates": b_slope_T, b_slope_d, b_slope_n, b_escape_slope_logd, b_escape_dmin, b_escape_dmax (each
     with _ci; the escape numbers are -1 with _ci 0 when some run never escaped, b_n_escaped says how many
-    seeds did); b_escape_phrase (the escape slope's sign, tested); b_slope_T_phrase, b_slope_d_phrase, b_slope_n_phrase; b_T_fit_min, b_T_fit_max, b_dmin,
+    seeds did); b_escape_phrase (the escape slope's sign, tested); b_slope_T_phrase, b_slope_d_phrase,
+    b_slope_n_phrase; b_T_fit_min, b_T_fit_max, b_dmin,
     b_dmax, b_nmin, b_nmax, b_escape_level."""
     r = res["rates"]
     out = {"b_T_fit_min": p.T_fit[0], "b_T_fit_max": p.T_fit[-1], "b_dmin": p.ds[0], "b_dmax": p.ds[-1],
