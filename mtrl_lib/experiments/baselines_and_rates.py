@@ -42,6 +42,7 @@ from ..model import oracle_weights
 from ..probe import probe_accuracy
 from ..stats import enough_seeds, mean_ci, paired_ci, undecided
 from ..tasks import draw_tasks, make_generator
+from ..threads import one_thread
 from ..train import CONTROLS, TrainConfig, setup, stream_seed, train
 from ..units import run_units, unit
 from .common import ChapterParams, Choice, Float, Int, IntList
@@ -150,7 +151,19 @@ def network_unit(seed: int, *, d: int, r: int, m: int, T: int, family: str, n1: 
                  eta_a: float, eta_W: float, bias_scale: float, record_every: int, control: str, device: str,
                  baselines: dict | None = None) -> dict:
     """One training run: the error trajectory, its final error and escape round; with ``baselines``
-    (``{"eta_a_linrep", "eta_W_linrep", "n3", "down_tasks", "n_test"}``) also :func:`baseline_metrics`."""
+    (``{"eta_a_linrep", "eta_W_linrep", "n3", "down_tasks", "n_test"}``) also :func:`baseline_metrics`.
+
+    Runs on one CPU thread (:func:`mtrl_lib.threads.one_thread`): at these sizes (matrices of a few thousand
+    rows) a second thread costs more in synchronisation than it gains (measured: 2 seeds of the quick profile in
+    9.0 s on one thread, 14.7 s on two), and the result is the same bits wherever the unit runs."""
+    with one_thread():
+        return _network_unit(seed, d=d, r=r, m=m, T=T, family=family, n1=n1, n2=n2, rounds=rounds, eta_a=eta_a,
+                             eta_W=eta_W, bias_scale=bias_scale, record_every=record_every, control=control,
+                             device=device, baselines=baselines)
+
+
+def _network_unit(seed, *, d, r, m, T, family, n1, n2, rounds, eta_a, eta_W, bias_scale, record_every, control,
+                  device, baselines) -> dict:
     cfg = TrainConfig(d=d, r=r, m=m, T=T, family=family, n1=n1, n2=n2, rounds=rounds, eta_a=eta_a, eta_W=eta_W,
                       bias_scale=bias_scale, record_every=record_every, control=control, seed=seed, device=device)
     res = train(cfg)
