@@ -166,9 +166,16 @@ def padded_width(k: int) -> int:
 
 def stream_seed(seed: int, stream: str) -> int:
     """Independent, named random streams per run: M, the tasks, the init and the data each get their own,
-    so that for one seed M and the initial W are the same whatever T is (curves over T are paired)."""
-    tag = int.from_bytes(stream.encode(), "little") % (2**31)
-    return int(np.random.SeedSequence([int(seed), tag]).generate_state(1)[0])
+    so that for one seed M and the initial W are the same whatever T is (curves over T are paired). Distinct
+    names give distinct streams (``tests/test_train.py``)."""
+    raw = stream.encode()
+    tag = int.from_bytes(raw, "little")
+    # The whole name counts. The first version kept only the low 31 bits of ``tag``, i.e. the first four
+    # characters, so "c5-probe-10" and "c5-probe-20" shared a stream. Names of at most five bytes (M, tasks,
+    # init, heads, data: the draws of every training run) keep the entropy they had, so their streams and every
+    # chapter's training runs are unchanged; a longer name adds its full value, so no two names collide.
+    entropy = [int(seed), tag % (2**31)] + ([tag] if len(raw) > 5 else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 @dataclass
@@ -424,3 +431,10 @@ def train(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks | Non
             record(k + 1, loss)
     history = {key: np.asarray(v, dtype=float) for key, v in hist.items()}
     return TrainResult(cfg, M, tasks, W_init, W, b, A, history)
+
+
+def trajectory_unit(seed: int, **config) -> dict:
+    """A unit (:mod:`mtrl_lib.units`): one run of ``train(TrainConfig(seed=seed, **config))`` reduced to its
+    recorded trajectory, ``{"round", "subspace_error", "energy", "loss"}`` (arrays over the records)."""
+    res = train(TrainConfig(seed=seed, **config))
+    return {k: v for k, v in res.history.items()}

@@ -3,7 +3,7 @@
 Each chapter's parameters are the fields of its experiment module's ``Params`` dataclass; their defaults
 are the ``quick`` profile (the whole book in minutes on 2 CPU cores). ``paper`` overrides some of them for
 the full-scale run. The notebook's ``parameters`` cell repeats the defaults so the notebook opens and runs
-on its own in Jupyter; ``tests/test_chapters.py`` checks that the two agree.
+on its own in Jupyter; ``tests/test_runner.py`` checks that the two agree.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_pseudo_contrastive", "C1", "Multi-task training is a pseudo-contrastive loss",
             "mtrl_lib.experiments.pseudo_contrastive",
             paper={"d": 200, "m": 400, "T": 200, "kappa_tasks": 20000, "kappa_pairs": 2000,
-                   "pull_tasks": 2000, "pull_points": 120}),
+                   "pull_tasks": 2000, "pull_n": 200, "pull_points": 120, "seeds": tuple(range(20))}),
     Chapter("02_subspace_recovery", "C2", "Multi-task training recovers the subspace",
             "mtrl_lib.experiments.subspace_recovery",
             paper={"d": 200, "m": 400, "rounds": 200, "rounds_quadratic": 300, "T_values": (1, 5, 20, 100, 500),
