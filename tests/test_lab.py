@@ -74,6 +74,19 @@ def test_convert_a_copy_of_chapter_1(tmp_path):
     assert convert_notebook(copy) == 0 and copy.read_text() == text       # idempotent
 
 
+@pytest.mark.slow
+def test_check_finds_a_value_quoted_before_it_is_glued(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from mtrl_lib.book.inline import glued, record\nrecord('t_a', 1.5)"),
+        nbformat.v4.new_markdown_cell('a = {eval}`glued["t_a:.1f"]`, b = {eval}`glued["t_b"]`'),
+        nbformat.v4.new_code_cell("record('t_b', 2)"),
+        nbformat.v4.new_markdown_cell('b = {eval}`glued["t_b:d"]`'),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, tmp_path / "order.ipynb")
+    problems = inline.check_notebook(tmp_path / "order.ipynb", timeout=120)
+    assert len(problems) == 1 and "markdown cell 1" in problems[0] and "t_b is not glued yet" in problems[0]
+
+
 # --------------------------------------------------------------------------------- a small book, built
 
 PAIRS = [("t_small", ".2e"), ("t_small", ".3f"), ("t_int", ".0f"), ("t_int", "s"), ("t_verdict", "s"),

@@ -18,7 +18,9 @@ and myst-nb evaluates ``{eval}`` only with a kernel of its own, which the book's
 
 :func:`convert_notebook` rewrites a chapter's ``{glue:text}`` roles into this form (``python -m
 mtrl_lib.book.inline notebooks/0*.ipynb``). Cross-page pastes (``{glue:text}`chapters/X.ipynb::name```, in
-``book/intro.md``) stay glue roles: they live in pages that are never opened in Jupyter.
+``book/intro.md``) stay glue roles: they live in pages that are never opened in Jupyter. In Lab a value must be
+glued in a cell *above* the paragraph that quotes it (the book does not care); :func:`check_notebook`
+(``--check``) executes a notebook as Lab does and lists the roles that would fail.
 """
 from __future__ import annotations
 
@@ -160,14 +162,82 @@ def convert_notebook(path, out=None) -> int:
     return total
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Checking a notebook as Lab's Run All sees it: each markdown cell's {eval} roles, evaluated where it stands.
+
+EVAL_ROLE = re.compile(r"\{eval\}`([^`]+)`")
+
+
+def probe(expressions: list[str]) -> None:
+    """Print (as JSON) the expressions that fail in the caller's IPython namespace, with their error; run in
+    the kernel by :func:`check_notebook`."""
+    import json
+
+    from IPython import get_ipython
+
+    ns = get_ipython().user_ns
+    failed = []
+    for e in expressions:
+        try:
+            eval(e, ns)
+        except Exception as exc:  # noqa: BLE001 - report any error, as Lab shows it
+            failed.append([e, f"{type(exc).__name__}: {exc}"])
+    print("MTRL_PROBE " + json.dumps(failed))
+
+
+def check_notebook(path, timeout: int = 1800) -> list[str]:
+    """Execute ``path`` as live Jupyter does (no ``MTRL_STATIC``) and, where each markdown cell stands,
+    evaluate its ``{eval}`` expressions as jupyterlab-myst does after Run All; return one line per expression
+    that fails (typically a value quoted before the cell that glues it). Costs one execution of the chapter."""
+    import json
+    import os
+
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3", timeout=timeout, allow_errors=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    problems = []
+    old = os.environ.pop("MTRL_STATIC", None)          # the kernel inherits the environment
+    try:
+        with client.setup_kernel():
+            for i, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, i)
+                elif cell.cell_type == "markdown" and EVAL_ROLE.search(cell.source):
+                    exprs = EVAL_ROLE.findall(cell.source)
+                    cell_probe = nbformat.v4.new_code_cell(f"import mtrl_lib.book.inline as _mtrl_inline\n"
+                                                           f"_mtrl_inline.probe({exprs!r})")
+                    client.execute_cell(cell_probe, i)
+                    text = "".join(o.get("text", "") for o in cell_probe.outputs if o.get("name") == "stdout")
+                    line = next(ln for ln in text.splitlines() if ln.startswith("MTRL_PROBE "))
+                    problems += [f"{path.name}, markdown cell {i}: {{eval}}`{e}` -> {err}"
+                                 for e, err in json.loads(line[len("MTRL_PROBE "):])]
+    finally:
+        if old is not None:
+            os.environ["MTRL_STATIC"] = old
+    return problems
+
+
 def main(argv=None) -> int:
-    paths = (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    check = "--check" in args
+    paths = [a for a in args if a != "--check"]
     if not paths:
-        print("usage: python -m mtrl_lib.book.inline NOTEBOOK.ipynb ...", file=sys.stderr)
+        print("usage: python -m mtrl_lib.book.inline [--check] NOTEBOOK.ipynb ...\n"
+              "  rewrites the {glue:text} roles of each notebook; --check instead executes each as Jupyter\n"
+              "  does and lists the {eval} roles that would fail where they stand", file=sys.stderr)
         return 2
+    bad = 0
     for p in paths:
-        print(f"{p}: {convert_notebook(p)} glue roles rewritten")
-    return 0
+        if check:
+            problems = check_notebook(p)
+            bad += len(problems)
+            print("\n".join(problems) if problems else f"{p}: every {{eval}} role renders after Run All")
+        else:
+            print(f"{p}: {convert_notebook(p)} glue roles rewritten")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
