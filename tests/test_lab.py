@@ -108,6 +108,10 @@ def _demo_notebook() -> nbformat.NotebookNode:
             'glue("t_verdict", "partly reproduced (one criterion of three fails)")\nglue("t_tuple_like", "100, 101")'),
         nbformat.v4.new_markdown_cell("\n\n".join(lines)),
         nbformat.v4.new_code_cell(
+            "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([0, 1], [0, 1])\nplt.show()",
+            metadata={"mystnb": {"figure": {"caption": 'Caption quoting {eval}`glued["t_int:d"]` tasks.',
+                                            "name": "fig-demo"}}}),
+        nbformat.v4.new_code_cell(
             "def draw(a, kind):\n"
             "    fig, ax = plt.subplots(figsize=(3, 2))\n"
             "    ax.plot([0, 1], [0, a] if kind == 'up' else [a, 0])\n"
@@ -165,6 +169,7 @@ def test_book_renders_eval_glued_as_glue_text_and_the_static_explorer(tmp_path):
     assert len(pairs) == len(PAIRS)
     assert all(g == e and g for g, e in pairs.values()), pairs
     assert pairs[0][0] == "1.23e-04" and pairs[4][0].startswith("partly reproduced")
+    assert "Caption quoting 42 tasks." in " ".join(c.get_text(" ", strip=True) for c in soup.select("figcaption"))
     root = soup.select(".mtrl-explorer")
     assert len(root) == 1 and len(root[0].select('input[type="range"]')) == 1 and len(root[0].select("select")) == 1
     assert len(root[0].select("img[data-mtrl-key]")) == 6
@@ -178,7 +183,7 @@ def test_book_renders_eval_glued_as_glue_text_and_the_static_explorer(tmp_path):
 @pytest.mark.slow
 def test_book_rejects_an_eval_it_cannot_render(tmp_path):
     nb = _demo_notebook()
-    nb.cells[3].source += "\n\nand {eval}`1 + 1`"
+    nb.cells[3].source += "\n\nand {eval}`1 + 1`"     # the markdown cell of the pairs
     out = _build(tmp_path, nb)
     assert out.returncode != 0 and "the book renders only" in out.stdout + out.stderr
 
