@@ -39,12 +39,22 @@ class _Text(str):
 
 
 def glue(name: str, value, display: bool = False):
-    """Record ``value`` under ``name`` for the prose (myst-nb glue) and for ``CHAPTER.json``."""
-    from myst_nb import glue as _glue
+    """Record ``value`` under ``name`` for the prose and for ``CHAPTER.json``.
+
+    Executed for the book (``MTRL_STATIC=1``) it is a myst-nb glue output, which the book's prose and
+    ``CHAPTER.json`` read. In live Jupyter it only records the value for ``{eval}`glued["name:fmt"]``` roles
+    (:mod:`mtrl_lib.book.inline`), so the glue cell has no outputs there (``display=True`` still shows it)."""
+    from ..progress import static_mode
+    from .inline import record
 
     value = _plain(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"glued value {name} is not finite ({value}); the chapter's computation failed")
+    record(name, value)
+    if not static_mode() and not display:
+        return
+    from myst_nb import glue as _glue
+
     if isinstance(value, str):
         value = _Text(value)
     _glue(name, value, display=display)

@@ -36,6 +36,7 @@ from .._validate import check_float
 from ..losses import loss_grad
 from ..model import output_scale
 from ..tasks import FAMILIES, make_generator, sample
+from ..threads import one_thread
 from ..train import CONTROLS, TrainConfig, feature_grad, head_step, init_heads, stream_seed, train
 from ..units import run_units, unit
 from .common import ChapterParams, Choice, ChoiceList, Float, Int
@@ -210,8 +211,9 @@ def one_run(seed: int, config: dict, anatomy_n: int = 0, anatomy_draws: int = 8)
            "W_change": float((res.W - res.W0).norm()), "grad0": float(g0.double().norm()),
            "escape": escape_round(h["round"], h["subspace_error"])}
     if anatomy_n:
-        out["start"] = anatomy(cfg, res.M, res.tasks, res.W0, res.b, A0, anatomy_n, anatomy_draws, "c6-start")
-        out["end"] = anatomy(cfg, res.M, res.tasks, res.W, res.b, res.A, anatomy_n, anatomy_draws, "c6-end")
+        with one_thread():      # its float64 sums run over ~1e5 elements: split by threads, the last bits would vary
+            out["start"] = anatomy(cfg, res.M, res.tasks, res.W0, res.b, A0, anatomy_n, anatomy_draws, "c6-start")
+            out["end"] = anatomy(cfg, res.M, res.tasks, res.W, res.b, res.A, anatomy_n, anatomy_draws, "c6-end")
     return out
 
 
