@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 JOBS ?= 1
 PYTEST_ARGS ?=
+# The results store: the paper profile's is published with the project (regenerate: make book PROFILE=paper
+# with an empty published/paper-results/), the quick profile's is a build product.
+STORE ?= $(if $(filter paper,$(PROFILE)),published/paper-results,_build/store)
 
 .PHONY: book test install browser-deps lint-deps lab bench clean
 
@@ -19,7 +22,7 @@ $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
 install: $(VENV)/.installed
 
 book: install
-	$(PY) -m mtrl_lib book --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m mtrl_lib book --profile $(PROFILE) --jobs $(JOBS) --store $(STORE)
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 browser-deps:
