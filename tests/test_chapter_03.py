@@ -18,6 +18,7 @@ from mtrl_lib import stats
 from mtrl_lib.book.chapters import NOTEBOOKS
 from mtrl_lib.experiments import downstream as ch
 from mtrl_lib.experiments import step_sizes
+from mtrl_lib.book.inline import quoted_names
 
 # the names the book's intro quotes
 INTRO = ("c3_verdict", "c3_acc_pretrained_dmin", "c3_acc_pretrained_dmax", "c3_acc_oracle_dmax", "c3_d_min",
@@ -245,7 +246,7 @@ def test_summary_has_every_name_the_prose_and_the_intro_quote(small):
     quoted = set()
     for c in nb.cells:
         if c.cell_type == "markdown":
-            quoted |= set(re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)", c.source))
+            quoted |= quoted_names(c.source)
     assert quoted and not quoted - set(s), sorted(quoted - set(s))
     for name in INTRO + NEEDED:
         assert name in s

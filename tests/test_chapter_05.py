@@ -22,6 +22,7 @@ from mtrl_lib.book.chapters import get_chapter
 from mtrl_lib.experiments import head_adaptation as ch
 from mtrl_lib.experiments import step_sizes
 from mtrl_lib.train import TrainConfig, init_heads
+from mtrl_lib.book.inline import quoted_names
 
 INTRO_NAMES = ("c6_verdict", "c6_err_adapted_linear", "c6_err_frozen_linear", "c6_err_zero_linear",
                "c6_err_adapted_linear_ci", "c6_err_frozen_linear_ci", "c6_err_zero_linear_ci", "c6_n_seeds")
@@ -255,7 +256,7 @@ def test_every_glued_name_in_the_prose_is_computed(small):
     nb = _notebook()
     prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     _, _, s = small
-    used = set(re.findall(r"\{glue:text\}`(c6_\w+)", prose))
+    used = {n for n in quoted_names(prose) if n.startswith("c6_")}
     assert used and used <= set(s), used - set(s)
     assert set(INTRO_NAMES) <= set(s)
 

@@ -20,6 +20,7 @@ from mtrl_lib import stats
 from mtrl_lib.book.chapters import get_chapter
 from mtrl_lib.experiments import baselines_and_rates as ch
 from mtrl_lib.experiments import step_sizes
+from mtrl_lib.book.inline import quoted_names
 
 NAME = "06_baselines_and_rates"
 #: the glue names the chapter must produce (the book's introduction quotes some of them)
@@ -81,7 +82,7 @@ def test_summary_has_every_name_the_prose_quotes(small):
     s = ch.summary(res, p)
     nb = nbformat.read(get_chapter(NAME).notebook, as_version=4)
     prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    quoted = set(re.findall(r"\{glue:text\}`([a-zA-Z0-9_]+)", prose))
+    quoted = quoted_names(prose)
     assert quoted and quoted <= set(s), sorted(quoted - set(s))
     for name in REQUIRED:
         assert name in s and f"{name}_ci" in s, name

@@ -82,3 +82,19 @@ def test_run_chapter1_writes_json_deterministically(tmp_path):
     assert prov["parameters"]["d"] == 30 and prov["profile"] == "quick"
     nb = nbformat.read(a / "01_pseudo_contrastive.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+def test_every_chapter_builds_its_params_from_the_notebook_in_one_line():
+    """Each notebook passes its parameters cell whole to Params.from_namespace, so every -p reaches the
+    experiment: the paper profile's overrides, injected one at a time, all arrive."""
+    for c in CHAPTERS:
+        nb = nbformat.read(c.notebook, as_version=4)
+        code = "\n".join(x.source for x in nb.cells if x.cell_type == "code")
+        assert "chapter.Params.from_namespace(globals())" in code, c.name
+        ns = {}
+        exec(next(x for x in nb.cells if "parameters" in x.metadata.get("tags", [])).source, ns)
+        cls = c.params_class
+        assert cls.from_namespace(ns) == cls(), c.name
+        for name, value in c.paper.items():
+            got = getattr(cls.from_namespace({**ns, name: value}), name)
+            assert got == (tuple(value) if isinstance(value, list) else value), (c.name, name)

@@ -446,6 +446,7 @@ def stub_chapters(tree: Path, chapters: list[str]) -> None:
         path = tree / "notebooks" / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)
         title = next(x for x in nb.cells if x.cell_type == "markdown")
+        title.source = title.source.splitlines()[0]      # the heading only: the rest may quote glued values
         params = next(x for x in nb.cells if "parameters" in x.metadata.get("tags", []))
         code = nbformat.v4.new_code_cell("print('stub chapter for the benchmark')")
         code["id"] = "bench-stub"

@@ -105,6 +105,14 @@ EVAL_GLUED = re.compile(r"""^\s*glued\[\s*(['"])([^'"]+)\1\s*\]\s*$""")
 IMPORT_LINE = "from mtrl_lib.book.inline import glued  # the glued values, for the prose's {eval} roles in Jupyter"
 
 
+QUOTED = re.compile(r"""\{eval\}`glued\[\s*['"]([A-Za-z0-9_]+)(?::[^'"]*)?['"]\s*\]`|\{glue:text\}`([A-Za-z0-9_]+)""")
+
+
+def quoted_names(text: str) -> set[str]:
+    """The glue names that ``text`` quotes, in ``{eval}`glued["name:fmt"]``` or local ``{glue:text}`` roles."""
+    return {a or b for a, b in QUOTED.findall(text)}
+
+
 def to_eval(text: str) -> tuple[str, int]:
     """Rewrite every local ``{glue:text}`name:fmt``` in ``text``; returns (new text, number rewritten).
     Pastes from another page (``path::name``) are left alone."""
