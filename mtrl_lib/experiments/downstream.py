@@ -107,6 +107,12 @@ class Params(ChapterParams):
         return self.ds[-1]
 
 
+#: the chapter's explorer: the values its controls offer (d and n3: the quick profile's ds and n3s), the
+#: initial ones (the prose quotes them, glued by :func:`explore_numbers`), and the width and seed of its run
+EXPLORE_VALUES = {"d": Params.ds, "T": (1, 2, 5, 10, 20, 40), "n3": Params.n3s}
+EXPLORE = {"d": 80, "T": 20, "n3": 100, "m": 50, "rounds": Params.rounds, "seed": 0}
+
+
 def stream(seed: int, *name) -> int:
     """The generator seed of one of this chapter's named random streams, e.g. ``stream(seed, "probe", d)``.
 
@@ -501,10 +507,15 @@ def summary_verdict(res: dict) -> dict:
     return out
 
 
+def explore_numbers() -> dict:
+    """The explorer's initial values and size, as the prose states them: ``c3_explore_{d,T,n3,m,rounds}``."""
+    return {f"c3_explore_{k}": v for k, v in EXPLORE.items() if k != "seed"}
+
+
 def summary(res: dict, p: Params) -> dict:
     """Every number and computed phrase the chapter's prose quotes (glue name -> value)."""
     parts = [summary_setting(p), summary_vs_d(res), summary_quality(res), summary_m_n3(res, p),
-             summary_needed(res, p), summary_verdict(res)]
+             summary_needed(res, p), summary_verdict(res), explore_numbers()]
     out = {}
     for part in parts:
         clash = set(out) & set(part)
@@ -514,7 +525,8 @@ def summary(res: dict, p: Params) -> dict:
     return out
 
 
-def explore(d: int, T: int, n3: int, m: int = 50, r: int = 5, rounds: int = Params.rounds, seed: int = 0) -> dict:
+def explore(d: int, T: int, n3: int, m: int = EXPLORE["m"], r: int = 5, rounds: int = EXPLORE["rounds"],
+            seed: int = EXPLORE["seed"]) -> dict:
     """One small live run for the chapter's explorer: pretrain on T tasks (budget rule of the quick profile),
     then downstream accuracy at n3 of the pretrained, random (initial) and oracle features."""
     p = Params(ds=(d,), r=r, m=m, T=T, rounds=rounds, n3=n3, ms=(m,), n3s=(n3,), seeds=(seed,))

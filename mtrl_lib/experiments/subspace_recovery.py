@@ -45,9 +45,12 @@ from .step_sizes import STEP_SIZES
 #: at which a direction counts as recovered (the error's definition is in mtrl_lib.metrics)
 RECOVERY_LEVEL = math.sqrt(1.0 - RECOVERED_COSINE ** 2)
 
-#: the explorer's initial slider values (the prose quotes them; the notebook builds its sliders from them)
+#: the explorer's initial values (the prose quotes them) and the size of its run
 EXPLORE = {"T": 10, "d": 50, "family": "linear", "eta_W": 0.05, "r": 5, "m": 100, "n": 50, "rounds": 100,
            "seed": 0}
+#: the values the explorer's controls offer (the notebook builds its controls from them and EXPLORE)
+EXPLORE_VALUES = {"T": (1, 2, 5, 10, 20, 50, 100), "d": (20, 50, 100, 200, 400), "family": FAMILIES,
+                  "eta_W": (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)}
 
 
 @dataclass(frozen=True)
