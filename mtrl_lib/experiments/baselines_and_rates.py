@@ -581,12 +581,19 @@ def linrep_select(tab: np.ndarray | None = None) -> tuple[float, float]:
 
 #: the explorer's initial values (the prose quotes them; the notebook builds its controls from them)
 EXPLORE = {"family": "quadratic", "T": 20, "n": 2000, "d": 50, "r": 5, "seed": 0}
+#: every value each control offers in Jupyter, and the values the book precomputes (each holds the initial one;
+#: the cost of the book's grid grows with the largest n in it)
+EXPLORE_VALUES = {"family": PAPER_FAMILIES + ("parity",), "T": (1, 2, 5, 10, 20, 50, 100),
+                  "n": (100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)}
+EXPLORE_STATIC = {"family": PAPER_FAMILIES + ("parity",), "T": (20,), "n": (200, 2000, 20000, 50000)}
 
 
 def explore_numbers() -> dict:
     """The explorer's initial values for the prose: b_explore_family, b_explore_T, b_explore_n, b_explore_d,
-    b_explore_r."""
-    return {f"b_explore_{k}": v for k, v in EXPLORE.items() if k != "seed"}
+    b_explore_r, and b_explore_static_n, the numbers of samples per task the book precomputes, in words."""
+    *head, last = (str(v) for v in EXPLORE_STATIC["n"])
+    return {**{f"b_explore_{k}": v for k, v in EXPLORE.items() if k != "seed"},
+            "b_explore_static_n": f"{', '.join(head)} and {last}" if head else last}
 
 
 def explore(family: str, T: int, n: int, d: int = 50, r: int = 5, seed: int = 0) -> dict:

@@ -402,6 +402,7 @@ def summary(result: dict, p: Params, grid: dict | None = None) -> dict:
     for part in (setting_numbers, ablation_numbers, anatomy_numbers, sweep_numbers):
         out.update(part(result, p))
     out.update(grid_summary(p, grid))
+    out.update(explore_numbers())
     return out
 
 
@@ -496,8 +497,29 @@ def verdict(result: dict, p: Params) -> str:
     return "reproduced"
 
 
-def explore(family: str, head_norm_scale: float, T: int = 10, d: int = 50, rounds: int = 100, m: int = 100,
-            r: int = 5, seed: int = 0) -> dict:
+# ---------------------------------------------------------------------------------------------- explorer
+
+#: The explorer's run: its fixed sizes and its controls' initial values (the prose quotes them).
+EXPLORE = {"family": "linear", "head_norm_scale": 1.0, "T": 10, "d": 50, "m": 100, "r": 5, "rounds": 100,
+           "seed": 0}
+#: Every value each control offers in Jupyter (the scales of the sweep), and the values the book precomputes.
+EXPLORE_VALUES = {"family": FAMILIES, "head_norm_scale": (0.01, 0.1, 0.3, 1.0, 3.0, 10.0),
+                  "T": (1, 2, 5, 10, 20, 50)}
+EXPLORE_STATIC = {"family": FAMILIES, "head_norm_scale": (0.1, 1.0, 10.0), "T": (10,)}
+
+
+def explore_numbers() -> dict:
+    """What the prose says of the explorer: ``c6_explore_<key>`` for each key of :data:`EXPLORE`, and
+    ``c6_explore_static_scales``, the head-norm scales the book precomputes, in words."""
+    out = {f"c6_explore_{k}": v for k, v in EXPLORE.items()}
+    *head, last = _scales_text(EXPLORE_STATIC["head_norm_scale"]).split(", ")
+    out["c6_explore_static_scales"] = f"{', '.join(head)} and {last}" if head else last
+    return out
+
+
+def explore(family: str = EXPLORE["family"], head_norm_scale: float = EXPLORE["head_norm_scale"],
+            T: int = EXPLORE["T"], d: int = EXPLORE["d"], rounds: int = EXPLORE["rounds"], m: int = EXPLORE["m"],
+            r: int = EXPLORE["r"], seed: int = EXPLORE["seed"]) -> dict:
     """Small adapted-vs-frozen pair for the chapter's live explorer: ``{mode: (rounds, errors)}``."""
     p = Params(d=d, r=r, m=m, T=T, rounds=rounds, rounds_quadratic=rounds, families=(family,),
                head_norm_scale=head_norm_scale, seeds=(seed,))

@@ -339,8 +339,7 @@ def summary_sections(result: dict, p: Params) -> dict[str, dict]:
             "weights": _weights(result, p),
             "verdict": {"rd_verdict": verdict(result, p), **bounds(result, p), "rd_min_removed": MIN_REMOVED,
                         "rd_min_seeds": stats.MIN_SEEDS},
-            # keys rd_explore_start_{T,n3,seed}
-            "explore": {f"rd_explore_start_{k}": v for k, v in EXPLORE_START.items()}}
+            "explore": explore_numbers()}
 
 
 def summary(result: dict, p: Params) -> dict:
@@ -350,7 +349,25 @@ def summary(result: dict, p: Params) -> dict:
 
 # ---------------------------------------------------------------------------------------------- explorer
 
-EXPLORE_START = {"T": 20, "n3": 20, "seed": 0}      # the explorer's initial slider values (the book's figure)
+EXPLORE_START = {"T": 20, "n3": 20, "seed": 0}      # the explorer's initial values (the prose quotes them)
+#: Every value each control offers in Jupyter, and the values the book precomputes (each holds the start).
+EXPLORE_VALUES = {"T": (1, 2, 5, 10, 20, 40, 60, 100), "n3": (10, 20, 50, 100, 200, 400), "seed": tuple(range(10))}
+EXPLORE_STATIC = {"T": (1, 20, 100), "n3": (10, 20, 200), "seed": (0,)}
+
+
+def _words(values) -> str:
+    *head, last = (str(v) for v in values)
+    return f"{', '.join(head)} and {last}" if head else last
+
+
+def explore_numbers() -> dict:
+    """What the prose says of the explorer: rd_explore_start_{T,n3,seed}, the quick profile's training settings
+    it uses (rd_explore_m, rd_explore_rounds, rd_explore_n) and the values the book precomputes, in words
+    (rd_explore_static_T, rd_explore_static_n3)."""
+    quick = Params()
+    return {**{f"rd_explore_start_{k}": v for k, v in EXPLORE_START.items()},
+            "rd_explore_m": quick.m, "rd_explore_rounds": quick.rounds, "rd_explore_n": quick.n,
+            "rd_explore_static_T": _words(EXPLORE_STATIC["T"]), "rd_explore_static_n3": _words(EXPLORE_STATIC["n3"])}
 
 
 def explore(T: int, n3: int, seed: int = 0) -> dict:

@@ -52,8 +52,11 @@ PROBE_FIELDS = ("down_tasks", "n_test", "probe", "lam", "device")
 GEOMETRY = ("cos", "cos0", "dirs", "own", "own0", "e_along", "e_rest", "e0_along", "e0_rest")
 #: Fixed sizes of the chapter's live explorer (the prose quotes them through :func:`summary`).
 EXPLORE = {"m": 50, "r": 5, "n_total": 1000, "rounds": 80}
-#: The explorer's sliders start at these values (the page's static figure shows them).
+#: The explorer's controls start at these values (the prose quotes them).
 EXPLORE_START = {"T": 1, "d": 50, "seed": 0}
+#: Every value each control offers in Jupyter, and the values the book precomputes (each holds the start).
+EXPLORE_VALUES = {"T": (1, 2, 3, 4, 5, 6, 8, 10, 15, 20), "d": (20, 50, 100, 200), "seed": tuple(range(10))}
+EXPLORE_STATIC = {"T": (1, 2, 3, 5, 10), "d": (50,), "seed": (0,)}
 
 
 @dataclass(frozen=True)
@@ -386,9 +389,7 @@ def summary_sections(res: dict, p: Params) -> dict[str, dict]:
     s, ps, mt, i = res["single"], res["paired"], res["multi"], res["i_n3"]
     return {"setting": _setting(p), "directions": _directions(s, ps, mt), "energy": _energy(s, mt, p),
             "downstream": _downstream(ps, mt, i),
-            # keys c5_explore_{m,r,n_total,rounds} and c5_explore_start_{T,d,seed}
-            "explore": {**{f"c5_explore_{k}": v for k, v in EXPLORE.items()},
-                        **{f"c5_explore_start_{k}": v for k, v in EXPLORE_START.items()}},
+            "explore": explore_numbers(),
             "verdict": {"c5_verdict": verdict(res, p), **bounds(res, p), "c5_min_seeds": stats.MIN_SEEDS}}
 
 
@@ -398,6 +399,15 @@ def summary(res: dict, p: Params) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- explorer
+
+def explore_numbers() -> dict:
+    """What the prose says of the explorer: c5_explore_{m,r,n_total,rounds}, c5_explore_start_{T,d,seed} and
+    c5_explore_static_T (the values of T the book precomputes, in words)."""
+    *head, last = (str(v) for v in EXPLORE_STATIC["T"])
+    return {**{f"c5_explore_{k}": v for k, v in EXPLORE.items()},
+            **{f"c5_explore_start_{k}": v for k, v in EXPLORE_START.items()},
+            "c5_explore_static_T": f"{', '.join(head)} and {last}" if head else last}
+
 
 def explore(T: int, d: int, seed: int = 0, m: int = EXPLORE["m"], r: int = EXPLORE["r"],
             n_total: int = EXPLORE["n_total"], rounds: int = EXPLORE["rounds"]) -> dict:
