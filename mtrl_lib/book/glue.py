@@ -79,7 +79,7 @@ def glue_all(values: dict):
 
 def read_glued(nb: nbformat.NotebookNode) -> dict:
     """``{name: value}`` for every scalar glued in an executed notebook (figures are skipped)."""
-    out = {}
+    out, seen = {}, set()
     for cell in nb.cells:
         for o in cell.get("outputs", []):
             meta = o.get("metadata", {}).get("scrapbook")
@@ -96,5 +96,8 @@ def read_glued(nb: nbformat.NotebookNode) -> dict:
             except (ValueError, SyntaxError):
                 value = text                      # a glued string (see _Text)
             # Only scalars are glued: text such as "100, 101" that parses as a tuple stays a string.
+            if meta["name"] in seen:      # the book build would stop on it (myst-nb: duplicate glue key)
+                raise ValueError(f"{meta['name']} is glued twice; glue each name once")
+            seen.add(meta["name"])
             out[meta["name"]] = value if isinstance(value, (int, float, str)) else text
     return out

@@ -155,7 +155,11 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
                 os.environ[k] = v
     wall = time.perf_counter() - start
     _tidy(tmp)
-    glued = read_glued(nbformat.read(tmp, as_version=4))
+    try:
+        glued = read_glued(nbformat.read(tmp, as_version=4))
+    except ValueError as e:
+        _clean_staging(staging, chapter.name)
+        raise ChapterFailed(f"chapter {chapter.name} failed: {e}") from None
     (staging / f"{chapter.name}.json").write_text(json.dumps(glued, indent=2, sort_keys=True) + "\n")
     rec = record(chapter.name, profile, nb_params, wall)
     units = json.loads(units_log.read_text()) if units_log.exists() else {}

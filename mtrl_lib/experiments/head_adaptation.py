@@ -297,14 +297,14 @@ def sweep_window(sweep: dict, level: float = ERR_LEVEL) -> dict:
 
 def setting_numbers(result: dict, p: Params) -> dict:
     """The setting and the levels: ``c6_n_seeds``, ``c6_T``, ``c6_d``, ``c6_r``, ``c6_rounds``,
-    ``c6_rounds_quadratic``, ``c6_head_norm_scale``, ``c6_sqrt_T``, ``c6_sqrt_T_over_r``, ``c6_err_level``,
-    ``c6_zero_level``, ``c6_scale_min``, ``c6_scale_max``, ``c6_verdict``; per family f ``c6_eta_a_adapted_{f}``,
+    ``c6_rounds_quadratic``, ``c6_head_norm_scale``, ``c6_sqrt_T``, ``c6_sqrt_T_over_r``, ``c6_level_err``,
+    ``c6_level_zero``, ``c6_scale_min``, ``c6_scale_max``, ``c6_verdict``; per family f ``c6_eta_a_adapted_{f}``,
     ``c6_eta_W_adapted_{f}``, ``c6_eta_W_frozen_{f}``, ``c6_head_rms_{f}`` (matched norm, mean over seeds) and
     ``c6_head_rms_start_{f}`` (adapted heads after one head step)."""
     out = {"c6_n_seeds": p.n_seeds, "c6_T": p.T, "c6_d": p.d, "c6_r": p.r, "c6_rounds": p.rounds,
            "c6_rounds_quadratic": p.rounds_quadratic, "c6_head_norm_scale": p.head_norm_scale,
-           "c6_sqrt_T": math.sqrt(p.T), "c6_sqrt_T_over_r": math.sqrt(p.T / p.r), "c6_err_level": ERR_LEVEL,
-           "c6_zero_level": ZERO_LEVEL, "c6_scale_min": min(p.norm_scales), "c6_scale_max": max(p.norm_scales),
+           "c6_sqrt_T": math.sqrt(p.T), "c6_sqrt_T_over_r": math.sqrt(p.T / p.r), "c6_level_err": ERR_LEVEL,
+           "c6_level_zero": ZERO_LEVEL, "c6_scale_min": min(p.norm_scales), "c6_scale_max": max(p.norm_scales),
            "c6_verdict": result["verdict"]}
     for f in p.families:                    # writes the per-family keys listed in the docstring
         out.update({f"c6_eta_a_adapted_{f}": getattr(p, f"eta_a_{f}"),
