@@ -258,6 +258,7 @@ def execute_all(profile: str = "quick", jobs: int = 1, chapters: tuple[Chapter, 
 
     def done(o):
         outcomes.append(o)
+        bar.set_postfix_str("", refresh=False)
         bar.update()
         bar.clear()
         log(_describe(o))
