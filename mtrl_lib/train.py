@@ -48,7 +48,7 @@ from .metrics import energy, subspace_error
 from .model import init_weights, output_scale
 from .progress import progress_bar
 from .threads import one_thread
-from .tasks import ALL_FAMILIES, MIN_R, Tasks, chunk_size, draw_tasks, make_generator, random_subspace
+from .tasks import ALL_FAMILIES, MIN_R, Tasks, chunk_size, draw_tasks, gaussian_, make_generator, random_subspace
 
 HEAD_MODES = ("adapted", "frozen", "zero")
 # Negative controls (tests and chapters use them to show that a verdict fails for a run that cannot learn):
@@ -320,7 +320,7 @@ class Round:
             Xs, Z = self.sampler(phase, s, e, n, gen)
             X.copy_(Xs.reshape(Tc * n, d))
         elif self.draw is None:
-            X.normal_(generator=gen)
+            gaussian_(X, gen)
         else:
             self.draw(phase, s, e, X.view(Tc, n, d))
         P = self.P[:Tc * n]

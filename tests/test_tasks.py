@@ -141,3 +141,45 @@ def test_paper_families_unchanged():
     from mtrl_lib.tasks import ALL_FAMILIES, FAMILIES
 
     assert FAMILIES == ("linear", "quadratic") and ALL_FAMILIES == ("linear", "quadratic", "parity")
+
+
+@pytest.mark.parametrize("rows, d", [(1, 3), (700, 100), (5000, 100), (37, 4000)])
+def test_gaussian_blocks_do_not_depend_on_the_thread_count(rows, d):
+    # The block generators are fixed by the key and the shape; threads only decide who draws which block.
+    from mtrl_lib.tasks import gaussian_
+    from mtrl_lib.threads import one_thread
+
+    old = torch.get_num_threads()
+    outs = []
+    for threads in (1, 2, 3):
+        torch.set_num_threads(threads)
+        try:
+            outs.append(gaussian_(torch.empty(rows, d), make_generator(7)))
+        finally:
+            torch.set_num_threads(old)
+    with one_thread():
+        outs.append(gaussian_(torch.empty(rows, d), make_generator(7)))
+    assert all(torch.equal(outs[0], o) for o in outs[1:])
+    # and the draw moves the parent stream by exactly one key, so consecutive draws differ
+    g = make_generator(7)
+    a, b = gaussian_(torch.empty(rows, d), g), gaussian_(torch.empty(rows, d), g)
+    assert not torch.equal(a, b)
+
+
+def test_gaussian_blocks_are_standard_normal_and_independent():
+    from mtrl_lib.tasks import BLOCK_ELEMENTS, gaussian_
+
+    X = gaussian_(torch.empty(4 * BLOCK_ELEMENTS // 100, 100, dtype=torch.float64), make_generator(3))
+    assert abs(X.mean().item()) < 0.01 and abs(X.var().item() - 1) < 0.01
+    # neighbouring blocks (655 rows each here) are not copies or shifts of one another
+    per = BLOCK_ELEMENTS // 100
+    blocks = X[:3 * per].reshape(3, per * 100)
+    C = torch.corrcoef(blocks)
+    assert (C - torch.eye(3, dtype=C.dtype)).abs().max() < 0.02
+
+
+def test_gaussian_rejects_a_non_matrix():
+    from mtrl_lib.tasks import gaussian_
+
+    with pytest.raises(ValueError, match=r"X must be a contiguous \(rows, d\) tensor"):
+        gaussian_(torch.empty(2, 3, 4), make_generator(0))
