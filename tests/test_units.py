@@ -91,6 +91,44 @@ def test_the_store_key_follows_the_science_source(tmp_path, monkeypatch):
     assert store.unit_key(u, "a") != store.unit_key(u, "b")
 
 
+def _rel(fn):
+    return {p.relative_to(store.ROOT / "mtrl_lib").as_posix() for p in store.unit_sources(fn)}
+
+
+def test_a_units_source_is_its_import_closure():
+    # The training unit runs train.py and what it imports, not the chapters; a chapter's unit adds its own
+    # module (and what that imports) but no other chapter's; nothing of the publishing side counts.
+    train = _rel("mtrl_lib.train:trajectory_unit")
+    assert {"train.py", "tasks.py", "losses.py", "metrics.py", "model.py", "threads.py", "__init__.py"} <= train
+    assert not any(p.startswith("experiments/") and p.endswith(".py") for p in train)
+    ch7 = _rel("mtrl_lib.experiments.real_data:seed_unit")
+    assert {"experiments/real_data.py", "real_data.py", "probe.py", "experiments/__init__.py"} <= ch7
+    assert train <= ch7 and "experiments/subspace_recovery.py" not in ch7
+    assert "experiments/step_size_grid.json" in ch7                       # data files always count
+    assert not any(p.startswith("book/") for p in ch7)
+
+
+def test_editing_one_chapter_keeps_the_others_keys(monkeypatch):
+    # An edit to chapter 7's module changes its units' digest only.
+    real_read = store.Path.read_bytes
+    target = store.ROOT / "mtrl_lib" / "experiments" / "real_data.py"
+
+    def edited(self):
+        data = real_read(self)
+        return data + b"\n# edited\n" if self == target else data
+
+    before = {fn: store.unit_digest(fn) for fn in ("mtrl_lib.train:trajectory_unit",
+                                                   "mtrl_lib.experiments.real_data:seed_unit")}
+    store.unit_digest.cache_clear()
+    monkeypatch.setattr(store.Path, "read_bytes", edited)
+    try:
+        assert store.unit_digest("mtrl_lib.train:trajectory_unit") == before["mtrl_lib.train:trajectory_unit"]
+        assert (store.unit_digest("mtrl_lib.experiments.real_data:seed_unit")
+                != before["mtrl_lib.experiments.real_data:seed_unit"])
+    finally:
+        store.unit_digest.cache_clear()
+
+
 def test_unwritable_store_is_one_line(tmp_path):
     with pytest.raises(ValueError, match="--store must be a folder that can be written"):
         store.Store("/proc/not-here").check_writable()

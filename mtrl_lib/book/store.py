@@ -1,8 +1,11 @@
 """The results store: one small JSON file per unit, content-addressed, written atomically.
 
-A unit's key is ``sha256(function, configuration, seed, science source digest)``: change the configuration,
-the seed or any science module (everything in ``mtrl_lib`` outside ``mtrl_lib/book``) and the key changes,
-so a stale result is never reused. An entry holds the unit, its result and the sha256 of the result's text;
+A unit's key is ``sha256(function, configuration, seed, source digest)``. The source digest covers the
+science modules the unit's function can run: its module and every ``mtrl_lib`` module it imports, directly
+or through others (read from the ``import`` statements, :func:`unit_sources`), with the packages' ``__init__``
+files and the science data files (``*.json``). Change the configuration, the seed or any of that source and
+the key changes, so a stale result is never reused; an edit to one chapter's experiment module leaves the
+other chapters' published units valid. An entry holds the unit, its result and the sha256 of the result's text;
 an entry whose text does not parse or whose hash does not match (a partial or corrupted write) is treated as
 missing and recomputed. Entries are written to a temporary file in the same folder and renamed into place,
 so a killed run leaves either a whole entry or none.
@@ -14,6 +17,7 @@ and writes the same bytes.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -31,21 +35,88 @@ FORMAT = 1
 
 @lru_cache(maxsize=1)
 def science_digest() -> str:
-    """sha256 over the science source: every ``mtrl_lib/**/*.py`` and data file outside ``mtrl_lib/book``."""
+    """sha256 over the whole science source: every ``mtrl_lib/**/*.py`` and data file outside ``mtrl_lib/book``
+    (what a Dask worker must share with this checkout; a unit's key uses the finer :func:`unit_digest`)."""
     h = hashlib.sha256()
     lib = ROOT / "mtrl_lib"
-    for p in sorted(lib.rglob("*")):
-        rel = p.relative_to(lib).as_posix()
-        if not p.is_file() or rel.startswith("book/") or "__pycache__" in rel or p.suffix not in (".py", ".json"):
-            continue
-        h.update(rel.encode())
+    for p in _science_files():
+        h.update(p.relative_to(lib).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _science_files() -> list[Path]:
+    lib = ROOT / "mtrl_lib"
+    return [p for p in sorted(lib.rglob("*"))
+            if p.is_file() and p.suffix in (".py", ".json") and "__pycache__" not in p.parts
+            and not p.relative_to(lib).as_posix().startswith("book/")]
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of science module ``name`` (``mtrl_lib.x.y``), or None outside the science code."""
+    parts = name.split(".")
+    if parts[0] != "mtrl_lib" or (len(parts) > 1 and parts[1] == "book"):
+        return None
+    base = ROOT.joinpath(*parts)
+    for p in (base.with_suffix(".py"), base / "__init__.py"):
+        if p.is_file():
+            return p
+    return None
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    """Absolute names of the modules ``path`` (module ``name``) imports, anywhere in its body."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)     # "from . import x" imports module x
+    return found
+
+
+@lru_cache(maxsize=None)
+def unit_sources(fn: str) -> tuple[Path, ...]:
+    """The science source a unit function ``"module:name"`` depends on: its module, the closure of the science
+    modules it imports, every package ``__init__`` on their paths, and the science data files (``*.json``)."""
+    module = fn.partition(":")[0]
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):               # a module's parent packages run on import
+            pkg = ".".join(parts[:k])
+            path = _module_file(pkg)
+            if path is not None and pkg not in seen:
+                seen[pkg] = path
+                todo.extend(_imports(path, pkg))
+    files = set(seen.values()) | {p for p in _science_files() if p.suffix == ".json"}
+    return tuple(sorted(files))
+
+
+@lru_cache(maxsize=None)
+def unit_digest(fn: str) -> str:
+    """sha256 over :func:`unit_sources` of ``fn`` (paths relative to ``mtrl_lib`` and contents)."""
+    h = hashlib.sha256()
+    lib = ROOT / "mtrl_lib"
+    for p in unit_sources(fn):
+        h.update(p.relative_to(lib).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()
 
 
 def unit_key(u: Unit, digest: str | None = None) -> str:
+    """The store key of ``u``: sha256 of its function, configuration, seed and source digest (default
+    :func:`unit_digest` of its function)."""
     h = hashlib.sha256()
-    for part in (u.fn, u.config, str(u.seed), digest or science_digest()):
+    for part in (u.fn, u.config, str(u.seed), digest or unit_digest(u.fn)):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
