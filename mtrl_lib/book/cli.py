@@ -203,6 +203,10 @@ def cmd_book(args) -> int:
             print(f"{len(failed)} chapter(s) failed; the book was not rebuilt and _build/html is unchanged.",
                   file=sys.stderr)
             return 1
+        if args.profile == "paper":
+            from .paper_scale import publish
+
+            print(f"paper-scale results: {publish(EXECUTED).relative_to(ROOT)}", file=sys.stderr)
         try:
             html = build_html()
         except ChapterFailed as e:

@@ -370,9 +370,12 @@ def write_performance_placeholder() -> Path:
 
 def build_html(log=print) -> Path:
     """Build the HTML with Jupyter Book beside the current ``_build/html``; swap it in only on success."""
+    from .paper_scale import write_page
+
     install_mathjax()
     write_provenance_page()
     write_performance_placeholder()
+    write_page()
     staging = BUILD / ".staging"
     if staging.exists():
         shutil.rmtree(staging)

@@ -1,0 +1,143 @@
+"""The paper profile's headline results, published with the project and shown in every build of the book.
+
+A ``paper`` build (``make book PROFILE=paper``) executes every chapter at full scale from the published results
+store (``published/paper-results/``). After its chapters succeed, :func:`publish` writes what they glued,
+with their provenance, to ``published/paper-scale.json``. Every book build, quick or paper, then renders
+``book/_generated/paper_scale.md`` from that file (:func:`write_page`): the intro's claims tables with the
+paper-scale values in place of the quick ones, and chapter 2's error table over the number of tasks with its
+confidence intervals. So the quick book shows the paper's scale without computing anything, and offline.
+
+The rows are the intro's own (``book/intro.md``): each ``{glue:text}`` reference to a chapter's value is
+replaced by that value at paper scale, formatted as the intro formats it, so the two tables cannot drift apart.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from .chapters import CHAPTERS, ROOT, get_chapter
+from .glue import read_glued
+
+PUBLISHED = ROOT / "published" / "paper-scale.json"
+PAGE = ROOT / "book" / "_generated" / "paper_scale.md"
+INTRO = ROOT / "book" / "intro.md"
+REGENERATE = "make book PROFILE=paper"
+GLUE_REF = re.compile(r"\{glue:text\}`chapters/(\w+)\.ipynb::(\w+):([^`]*)`")
+
+
+def publish(executed: Path, path: Path = PUBLISHED) -> Path:
+    """Write ``path`` from the executed paper-profile chapters in ``executed`` (their ``.ipynb`` and
+    ``.provenance.json``). Raises ValueError unless every chapter ran the paper profile."""
+    import nbformat
+
+    from .store import science_digest
+
+    chapters = {}
+    for c in CHAPTERS:
+        rec = json.loads((executed / f"{c.name}.provenance.json").read_text())
+        if rec["profile"] != "paper":
+            raise ValueError(f"{c.name} was executed with the {rec['profile']!r} profile, not 'paper'")
+        nb = nbformat.read(executed / f"{c.name}.ipynb", as_version=4)
+        chapters[c.name] = {
+            "glued": read_glued(nb),
+            "wall_time_s": round(rec["wall_time_s"], 1),
+            "git_commit": rec["git_commit"],
+            "units_total": rec.get("units_total"),
+            "units_from_store": rec.get("units_from_store"),
+            "executor": rec.get("executor"),
+            "device": rec.get("device"),
+        }
+    data = {"profile": "paper", "date": time.strftime("%Y-%m-%d"), "science_digest": science_digest(),
+            "regenerate": REGENERATE, "chapters": chapters}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def _value(data: dict, chapter: str, name: str, fmt: str) -> str:
+    glued = data["chapters"].get(chapter, {}).get("glued", {})
+    if name not in glued:
+        return "(not computed)"
+    v = glued[name]
+    return format(v, fmt) if fmt and not isinstance(v, str) else str(v)
+
+
+def claims_rows(data: dict, intro: str) -> list[str]:
+    """The intro's tables (header, rule and rows, in order; a blank line between tables) with every glued
+    reference replaced by its paper-scale value. ``{doc}`` links stay, so each row still points at its
+    chapter."""
+    out, inside = [], False
+    for line in intro.splitlines():
+        if line.startswith("|"):
+            if not inside and out:
+                out.append("")                       # the next table (the intro has two)
+            out.append(GLUE_REF.sub(lambda m: _value(data, m.group(1), m.group(2), m.group(3)), line))
+        inside = line.startswith("|")
+    return out
+
+
+def tasks_table(data: dict) -> list[str]:
+    """Chapter 2 at paper scale: final subspace error, mean ± 95% half-width, per family and T."""
+    name = "02_subspace_recovery"
+    glued = data["chapters"].get(name, {}).get("glued", {})
+    Ts = list(get_chapter(name).profile("paper")["T_values"])
+    families = [f for f in ("linear", "quadratic") if f"c2_{f}_err_T{Ts[0]}" in glued]
+    if not families:
+        return []
+    rows = ["| family | " + " | ".join(f"$T$ = {T}" for T in Ts) + " |", "|---|" + "---|" * len(Ts)]
+    for f in families:
+        cells = [f"{glued[f'c2_{f}_err_T{T}']:.3f} ± {glued[f'c2_{f}_err_T{T}_ci']:.3f}"
+                 if f"c2_{f}_err_T{T}" in glued else "(not computed)" for T in Ts]
+        rows.append(f"| `{f}` | " + " | ".join(cells) + " |")
+    return rows
+
+
+def render(data: dict | None, intro: str) -> str:
+    if data is None:
+        return ("The paper profile has not been published yet: `make book PROFILE=paper` computes it into "
+                "`published/paper-results/` and writes `published/paper-scale.json`.\n")
+    from .store import science_digest
+
+    lines = []
+    if data["science_digest"] != science_digest():
+        lines += ["```{warning}",
+                  "The library's science code has changed since these results were computed. They stand for "
+                  "the code of the commit named below; `make book PROFILE=paper` recomputes the units whose "
+                  "source changed.", "```", ""]
+    chs = data["chapters"]
+    commits = sorted({c["git_commit"] for c in chs.values()})
+    lines += [f"Computed with the `paper` profile and published on {data['date']}, at commit "
+              + ", ".join(f"`{c}`" for c in commits) + f" (regenerate: `{data['regenerate']}`).", ""]
+    lines += ["## The claims at paper scale", ""] + claims_rows(data, intro) + [""]
+    tab = tasks_table(data)
+    if tab:
+        lines += ["## Subspace error against the number of tasks", "",
+                  "Chapter 2's final subspace error $\\|P_M - P_U\\|_2$ at paper scale, mean ± half-width of the "
+                  "95% Student-t interval over seeds:", ""] + tab + [""]
+    lines += ["## What each chapter ran", "",
+              "| chapter | parameters the paper profile changes | units (from the store) | wall time |",
+              "|---|---|---|---|"]
+    for c in CHAPTERS:
+        rec = chs.get(c.name)
+        if rec is None:
+            lines.append(f"| {c.name} | | not computed | |")
+            continue
+        changed = ", ".join(f"`{k}={list(v) if isinstance(v, tuple) else v}`" for k, v in c.paper.items()
+                            if k != "seeds")
+        n_seeds = len(c.paper.get("seeds", ()))
+        units = f"{rec['units_total']} ({rec['units_from_store']})" if rec.get("units_total") is not None else ""
+        lines.append(f"| {c.name} | {changed}; {n_seeds} seeds | {units} | {rec['wall_time_s']:.0f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def load(path: Path = PUBLISHED) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_page(path: Path = PAGE, published: Path = PUBLISHED) -> Path:
+    """``book/_generated/paper_scale.md`` from ``published`` (included by ``book/paper_scale.md``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(load(published), INTRO.read_text()))
+    return path

@@ -1,0 +1,90 @@
+"""The paper-scale page: the intro's claims tables re-rendered with the published paper-profile values."""
+import json
+
+import nbformat
+import pytest
+
+from mtrl_lib.book import paper_scale as ps
+from mtrl_lib.book.chapters import CHAPTERS, get_chapter
+from mtrl_lib.book.store import science_digest
+
+INTRO = """# Intro
+
+| id | claim | verdict |
+|----|-------|---------|
+| C2 | recovers | {doc}`chapters/02_subspace_recovery`: {glue:text}`chapters/02_subspace_recovery.ipynb::c2_verdict:s`; error {glue:text}`chapters/02_subspace_recovery.ipynb::c2_err_Tmax:.3f` |
+
+Some prose between the tables.
+
+| question | verdict |
+|---|---|
+| real data? | {glue:text}`chapters/07_real_data.ipynb::rd_acc_multi:.2f` |
+"""
+
+
+def _data(glued2, glued7=None, digest=None):
+    ch = {"02_subspace_recovery": {"glued": glued2, "wall_time_s": 12.0, "git_commit": "abc", "units_total": 4,
+                                   "units_from_store": 4}}
+    if glued7 is not None:
+        ch["07_real_data"] = {"glued": glued7, "wall_time_s": 3.0, "git_commit": "abc", "units_total": 2,
+                              "units_from_store": 2}
+    return {"profile": "paper", "date": "2026-11-29", "science_digest": digest or science_digest(),
+            "regenerate": ps.REGENERATE, "chapters": ch}
+
+
+def test_claims_rows_take_the_paper_values_in_the_intros_format():
+    rows = ps.claims_rows(_data({"c2_verdict": "reproduced", "c2_err_Tmax": 0.02512}, {"rd_acc_multi": 0.8612}), INTRO)
+    text = "\n".join(rows)
+    assert "reproduced; error 0.025 |" in text and "| 0.86 |" in text
+    assert "{glue:text}" not in text and "{doc}`chapters/02_subspace_recovery`" in text
+    assert rows.count("") == 1                                  # two tables, kept apart
+    assert "Some prose" not in text
+
+
+def test_a_value_that_was_not_computed_says_so():
+    text = "\n".join(ps.claims_rows(_data({"c2_verdict": "reproduced"}), INTRO))
+    assert text.count("(not computed)") == 2                     # c2_err_Tmax and all of chapter 7
+
+
+def test_tasks_table_has_every_paper_T_with_its_interval():
+    Ts = get_chapter("02_subspace_recovery").profile("paper")["T_values"]
+    glued = {}
+    for j, T in enumerate(Ts):
+        glued[f"c2_linear_err_T{T}"], glued[f"c2_linear_err_T{T}_ci"] = 1.0 / (j + 1), 0.01
+    rows = ps.tasks_table(_data(glued))
+    assert len(rows) == 3 and all(f"$T$ = {T}" in rows[0] for T in Ts)
+    assert rows[2].startswith("| `linear` | 1.000 ± 0.010 |")
+
+
+def test_render_warns_when_the_science_changed_and_explains_an_empty_publication():
+    assert "{warning}" not in ps.render(_data({}), INTRO)
+    assert "{warning}" in ps.render(_data({}, digest="0" * 64), INTRO)
+    assert "has not been published yet" in ps.render(None, INTRO)
+
+
+def test_publish_reads_the_executed_paper_chapters(tmp_path):
+    for c in CHAPTERS:
+        nb = nbformat.v4.new_notebook()
+        (tmp_path / f"{c.name}.ipynb").write_text(nbformat.writes(nb))
+        rec = {"profile": "paper", "wall_time_s": 1.0, "git_commit": "abc", "units_total": 3,
+               "units_from_store": 3, "executor": "in-process", "device": "cpu"}
+        (tmp_path / f"{c.name}.provenance.json").write_text(json.dumps(rec))
+    out = ps.publish(tmp_path, tmp_path / "paper-scale.json")
+    data = json.loads(out.read_text())
+    assert set(data["chapters"]) == {c.name for c in CHAPTERS}
+    assert data["chapters"][CHAPTERS[0].name]["units_from_store"] == 3
+    rec = json.loads((tmp_path / f"{CHAPTERS[0].name}.provenance.json").read_text())
+    rec["profile"] = "quick"
+    (tmp_path / f"{CHAPTERS[0].name}.provenance.json").write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="not 'paper'"):
+        ps.publish(tmp_path, tmp_path / "again.json")
+
+
+def test_the_page_renders_the_real_intro(tmp_path):
+    page = ps.write_page(tmp_path / "p.md", tmp_path / "missing.json")
+    assert "has not been published yet" in page.read_text()
+    data = _data({"c2_verdict": "reproduced"})
+    (tmp_path / "pub.json").write_text(json.dumps(data))
+    text = ps.write_page(tmp_path / "p.md", tmp_path / "pub.json").read_text()
+    assert text.count("{doc}`chapters/") >= len(CHAPTERS)      # every claims row of the real intro
+    assert "## What each chapter ran" in text
