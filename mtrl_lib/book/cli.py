@@ -159,7 +159,12 @@ def _on_interrupt(what: str, staging: list[Path]):
         try:
             import psutil
 
-            kids = psutil.Process().children(recursive=True)
+            from multiprocessing import resource_tracker
+
+            # multiprocessing's resource tracker is left to exit on its own when we do (it cleans up after
+            # the workers); killed, it is relaunched, with a warning (executors._quiet_resource_tracker)
+            tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
+            kids = [k for k in psutil.Process().children(recursive=True) if k.pid != tracker]
             for k in kids:
                 try:
                     k.kill()

@@ -22,6 +22,7 @@ import atexit
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 
 from ..progress import progress_bar
@@ -75,13 +76,36 @@ def parse_scheduler(text: str) -> tuple[str, object]:
     return "address", addr
 
 
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (shared by this process and the workers it spawns) with its
+    stderr on /dev/null. When Ctrl-C ends the workers, the tracker prints ``KeyError: '/mp-...'`` tracebacks
+    for semaphores it saw registered but never released; they say nothing to the reader, who gets our one
+    line. Does nothing when the tracker already runs."""
+    from multiprocessing import resource_tracker
+
+    if getattr(resource_tracker._resource_tracker, "_fd", None) is not None:
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)                   # the tracker inherits fd 2 as its stderr
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def start_local_cluster(n: int):
     """A LocalCluster of ``n`` single-threaded worker processes (no dashboard). Returns the cluster."""
     import dask
     from distributed import LocalCluster
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")      # inherited by the worker processes
-    with dask.config.set({"distributed.worker.daemon": False, "logging.distributed": "error"}):
+    _quiet_resource_tracker()
+    with dask.config.set({"distributed.worker.daemon": False, "logging.distributed": "error"}), \
+            warnings.catch_warnings():
+        # another cluster on this machine holds the default HTTP port; ours moves to a free one, which is fine
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
         return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                             silence_logs=50)
 
