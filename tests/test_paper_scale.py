@@ -88,3 +88,17 @@ def test_the_page_renders_the_real_intro(tmp_path):
     text = ps.write_page(tmp_path / "p.md", tmp_path / "pub.json").read_text()
     assert text.count("{doc}`chapters/") >= len(CHAPTERS)      # every claims row of the real intro
     assert "## What each chapter ran" in text
+
+
+def test_publish_from_run_outputs_can_be_partial(tmp_path):
+    name = CHAPTERS[1].name
+    (tmp_path / f"{name}.json").write_text(json.dumps({"c2_verdict": "reproduced"}))
+    rec = {"profile": "paper", "wall_time_s": 2.0, "git_commit": "abc", "units_total": 5, "units_from_store": 0}
+    (tmp_path / f"{name}.provenance.json").write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="has no executed paper-profile results"):
+        ps.publish(tmp_path, tmp_path / "full.json")
+    data = json.loads(ps.publish(tmp_path, tmp_path / "part.json", partial=True).read_text())
+    assert list(data["chapters"]) == [name] and data["chapters"][name]["glued"]["c2_verdict"] == "reproduced"
+    page = ps.render(data, INTRO)
+    assert "Not computed at paper scale yet" in page and CHAPTERS[0].name in page
+    assert ps.main([str(tmp_path / "empty")]) == 2

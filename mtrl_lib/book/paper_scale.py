@@ -27,21 +27,36 @@ REGENERATE = "make book PROFILE=paper"
 GLUE_REF = re.compile(r"\{glue:text\}`chapters/(\w+)\.ipynb::(\w+):([^`]*)`")
 
 
-def publish(executed: Path, path: Path = PUBLISHED) -> Path:
-    """Write ``path`` from the executed paper-profile chapters in ``executed`` (their ``.ipynb`` and
-    ``.provenance.json``). Raises ValueError unless every chapter ran the paper profile."""
-    import nbformat
+def _glued(folder: Path, name: str) -> dict | None:
+    """What chapter ``name`` glued: from its executed notebook (a book build) or its ``run`` output."""
+    nb_path, run_path = folder / f"{name}.ipynb", folder / f"{name}.json"
+    if nb_path.exists():
+        import nbformat
 
+        return read_glued(nbformat.read(nb_path, as_version=4))
+    return json.loads(run_path.read_text()) if run_path.exists() else None
+
+
+def publish(folder: Path, path: Path = PUBLISHED, partial: bool = False) -> Path:
+    """Write ``path`` from the paper-profile chapters in ``folder``: a book build's executed chapters
+    (``.ipynb`` and ``.provenance.json``) or the outputs of ``python -m mtrl_lib run CHAPTER --profile paper
+    --out folder`` (``.json`` and ``.provenance.json``). Raises ValueError when a chapter there ran another
+    profile, or, unless ``partial``, when a chapter is missing."""
     from .store import science_digest
 
     chapters = {}
     for c in CHAPTERS:
-        rec = json.loads((executed / f"{c.name}.provenance.json").read_text())
+        prov = folder / f"{c.name}.provenance.json"
+        glued = _glued(folder, c.name) if prov.exists() else None
+        if glued is None:
+            if partial:
+                continue
+            raise ValueError(f"{c.name} has no executed paper-profile results in {folder}")
+        rec = json.loads(prov.read_text())
         if rec["profile"] != "paper":
             raise ValueError(f"{c.name} was executed with the {rec['profile']!r} profile, not 'paper'")
-        nb = nbformat.read(executed / f"{c.name}.ipynb", as_version=4)
         chapters[c.name] = {
-            "glued": read_glued(nb),
+            "glued": glued,
             "wall_time_s": round(rec["wall_time_s"], 1),
             "git_commit": rec["git_commit"],
             "units_total": rec.get("units_total"),
@@ -49,6 +64,8 @@ def publish(executed: Path, path: Path = PUBLISHED) -> Path:
             "executor": rec.get("executor"),
             "device": rec.get("device"),
         }
+    if not chapters:
+        raise ValueError(f"no paper-profile chapter results in {folder}")
     data = {"profile": "paper", "date": time.strftime("%Y-%m-%d"), "science_digest": science_digest(),
             "regenerate": REGENERATE, "chapters": chapters}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +115,7 @@ def render(data: dict | None, intro: str) -> str:
     if data is None:
         return ("The paper profile has not been published yet: `make book PROFILE=paper` computes it into "
                 "`published/paper-results/` and writes `published/paper-scale.json`.\n")
+    missing = [c.name for c in CHAPTERS if c.name not in data["chapters"]]
     from .store import science_digest
 
     lines = []
@@ -110,6 +128,9 @@ def render(data: dict | None, intro: str) -> str:
     commits = sorted({c["git_commit"] for c in chs.values()})
     lines += [f"Computed with the `paper` profile and published on {data['date']}, at commit "
               + ", ".join(f"`{c}`" for c in commits) + f" (regenerate: `{data['regenerate']}`).", ""]
+    if missing:
+        lines += [f"Not computed at paper scale yet: {', '.join(missing)}. Their values read \"(not computed)\" "
+                  f"below; `{data['regenerate']}` computes them.", ""]
     lines += ["## The claims at paper scale", ""] + claims_rows(data, intro) + [""]
     tab = tasks_table(data)
     if tab:
@@ -141,3 +162,24 @@ def write_page(path: Path = PAGE, published: Path = PUBLISHED) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(load(published), INTRO.read_text()))
     return path
+
+
+def main(argv=None) -> int:
+    """``python -m mtrl_lib.book.paper_scale FOLDER``: publish the chapters that ``python -m mtrl_lib run CHAPTER
+    --profile paper --out FOLDER`` completed (the others show as not computed until a paper build)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mtrl_lib.book.paper_scale", description=main.__doc__)
+    ap.add_argument("folder", type=Path)
+    args = ap.parse_args(argv)
+    try:
+        out = publish(args.folder, partial=True)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}")
+        return 2
+    print(f"wrote {out} ({', '.join(load(out)['chapters'])})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
