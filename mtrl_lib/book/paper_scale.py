@@ -90,9 +90,21 @@ def claims_rows(data: dict, intro: str) -> list[str]:
         if line.startswith("|"):
             if not inside and out:
                 out.append("")                       # the next table (the intro has two)
-            out.append(GLUE_REF.sub(lambda m: _value(data, m.group(1), m.group(2), m.group(3)), line))
+            out.append(_row(data, line))
         inside = line.startswith("|")
     return out
+
+
+def _row(data: dict, line: str) -> str:
+    """One table line with its glued references replaced; a row whose chapters were all not computed at paper
+    scale says so once instead of in every number."""
+    refs = {m.group(1) for m in GLUE_REF.finditer(line)}
+    if refs and not refs & set(data["chapters"]):
+        cells = line.split("|")
+        doc = re.search(r"\{doc\}`[^`]+`", cells[-2])
+        cells[-2] = f" {doc.group(0) + ': ' if doc else ''}not computed at paper scale yet "
+        return "|".join(cells)
+    return GLUE_REF.sub(lambda m: _value(data, m.group(1), m.group(2), m.group(3)), line)
 
 
 def tasks_table(data: dict) -> list[str]:
