@@ -141,8 +141,8 @@ def render(data: dict | None, intro: str) -> str:
     lines += [f"Computed with the `paper` profile and published on {data['date']}, at commit "
               + ", ".join(f"`{c}`" for c in commits) + f" (regenerate: `{data['regenerate']}`).", ""]
     if missing:
-        lines += [f"Not computed at paper scale yet: {', '.join(missing)}. Their values read \"(not computed)\" "
-                  f"below; `{data['regenerate']}` computes them.", ""]
+        lines += [f"Not computed at paper scale yet: {', '.join(missing)}. Their rows below say so; "
+                  f"`{data['regenerate']}` computes them.", ""]
     lines += ["## The claims at paper scale", ""] + claims_rows(data, intro) + [""]
     tab = tasks_table(data)
     if tab:

@@ -37,9 +37,14 @@ FORMAT = 1
 def science_digest() -> str:
     """sha256 over the whole science source: every ``mtrl_lib/**/*.py`` and data file outside ``mtrl_lib/book``
     (what a Dask worker must share with this checkout; a unit's key uses the finer :func:`unit_digest`)."""
+    return _digest(_science_files())
+
+
+def _digest(paths) -> str:
+    """sha256 over ``paths`` in order: each one's path relative to ``mtrl_lib``, then its bytes."""
     h = hashlib.sha256()
     lib = ROOT / "mtrl_lib"
-    for p in _science_files():
+    for p in paths:
         h.update(p.relative_to(lib).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()
@@ -104,12 +109,7 @@ def unit_sources(fn: str) -> tuple[Path, ...]:
 @lru_cache(maxsize=None)
 def unit_digest(fn: str) -> str:
     """sha256 over :func:`unit_sources` of ``fn`` (paths relative to ``mtrl_lib`` and contents)."""
-    h = hashlib.sha256()
-    lib = ROOT / "mtrl_lib"
-    for p in unit_sources(fn):
-        h.update(p.relative_to(lib).as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
+    return _digest(unit_sources(fn))
 
 
 def unit_key(u: Unit, digest: str | None = None) -> str:
