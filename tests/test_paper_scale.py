@@ -103,3 +103,20 @@ def test_publish_from_run_outputs_can_be_partial(tmp_path):
     page = ps.render(data, INTRO)
     assert "Not computed at paper scale yet" in page and CHAPTERS[0].name in page
     assert ps.main([str(tmp_path / "empty")]) == 2
+
+
+def test_a_build_from_the_store_keeps_the_computing_runs_time(tmp_path):
+    name = CHAPTERS[1].name
+    rec = {"profile": "paper", "wall_time_s": 1500.0, "git_commit": "abc", "units_total": 5, "units_from_store": 1,
+           "executor": {"kind": "dask", "scheduler": "tcp://127.0.0.1:1", "workers": 2}}
+    (tmp_path / f"{name}.json").write_text(json.dumps({"c2_verdict": "reproduced"}))
+    (tmp_path / f"{name}.provenance.json").write_text(json.dumps(rec))
+    out = tmp_path / "pub.json"
+    first = json.loads(ps.publish(tmp_path, out, partial=True).read_text())["chapters"][name]
+    assert first["computed"]["units_computed"] == 4 and first["computed"]["wall_time_s"] == 1500.0
+    rec.update(wall_time_s=20.0, units_from_store=5, executor={"kind": "in-process"})
+    (tmp_path / f"{name}.provenance.json").write_text(json.dumps(rec))
+    again = json.loads(ps.publish(tmp_path, out, partial=True).read_text())
+    ch = again["chapters"][name]
+    assert ch["wall_time_s"] == 20.0 and ch["computed"] == first["computed"]
+    assert "| 20 s | 25 min for 4 units (Dask, 2 workers) |" in ps.render(again, INTRO)

@@ -44,6 +44,7 @@ def publish(folder: Path, path: Path = PUBLISHED, partial: bool = False) -> Path
     profile, or, unless ``partial``, when a chapter is missing."""
     from .store import science_digest
 
+    earlier = (load(path) or {}).get("chapters", {}) if path.exists() else {}
     chapters = {}
     for c in CHAPTERS:
         prov = folder / f"{c.name}.provenance.json"
@@ -64,6 +65,7 @@ def publish(folder: Path, path: Path = PUBLISHED, partial: bool = False) -> Path
             "executor": rec.get("executor"),
             "device": rec.get("device"),
         }
+        chapters[c.name]["computed"] = _computed(chapters[c.name], earlier.get(c.name))
     if not chapters:
         raise ValueError(f"no paper-profile chapter results in {folder}")
     data = {"profile": "paper", "date": time.strftime("%Y-%m-%d"), "science_digest": science_digest(),
@@ -71,6 +73,19 @@ def publish(folder: Path, path: Path = PUBLISHED, partial: bool = False) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def _computed(rec: dict, earlier: dict | None) -> dict | None:
+    """The run that computed a chapter's units: this one if it computed any, else the one an earlier
+    publication recorded. (A paper build from the full store computes nothing, and its wall time is only
+    the notebooks'; the time the units took is the computing run's.)"""
+    total, stored = rec.get("units_total"), rec.get("units_from_store")
+    if total is not None and stored is not None and stored < total:
+        return {k: rec[k] for k in ("wall_time_s", "git_commit", "executor", "device")} | {
+            "units_computed": total - stored}
+    if earlier is None:
+        return None
+    return earlier.get("computed") or _computed(earlier, None)
 
 
 def _value(data: dict, chapter: str, name: str, fmt: str) -> str:
@@ -150,19 +165,31 @@ def render(data: dict | None, intro: str) -> str:
                   "Chapter 2's final subspace error $\\|P_M - P_U\\|_2$ at paper scale, mean ± half-width of the "
                   "95% Student-t interval over seeds:", ""] + tab + [""]
     lines += ["## What each chapter ran", "",
-              "| chapter | parameters the paper profile changes | units (from the store) | wall time |",
-              "|---|---|---|---|"]
+              "Units are the chapter's total, with those read from the store in brackets; the wall time is that "
+              "of the chapter's last execution, and *computed in* that of the run that computed its units, "
+              "with its executor.", "",
+              "| chapter | parameters the paper profile changes | units (from the store) | wall time | computed in |",
+              "|---|---|---|---|---|"]
     for c in CHAPTERS:
         rec = chs.get(c.name)
         if rec is None:
-            lines.append(f"| {c.name} | | not computed | |")
+            lines.append(f"| {c.name} | | not computed | | |")
             continue
         changed = ", ".join(f"`{k}={list(v) if isinstance(v, tuple) else v}`" for k, v in c.paper.items()
                             if k != "seeds")
         n_seeds = len(c.paper.get("seeds", ()))
         units = f"{rec['units_total']} ({rec['units_from_store']})" if rec.get("units_total") is not None else ""
-        lines.append(f"| {c.name} | {changed}; {n_seeds} seeds | {units} | {rec['wall_time_s']:.0f} s |")
+        lines.append(f"| {c.name} | {changed}; {n_seeds} seeds | {units} | {rec['wall_time_s']:.0f} s | "
+                     f"{_computed_cell(rec.get('computed'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _computed_cell(computed: dict | None) -> str:
+    if not computed:
+        return "not recorded"
+    ex = computed.get("executor") or {}
+    how = f"Dask, {ex.get('workers')} workers" if ex.get("kind") == "dask" else "in-process"
+    return f"{computed['wall_time_s'] / 60:.0f} min for {computed['units_computed']} units ({how})"
 
 
 def load(path: Path = PUBLISHED) -> dict | None:
