@@ -153,8 +153,13 @@ def render(data: dict | None, intro: str) -> str:
                   "source changed.", "```", ""]
     chs = data["chapters"]
     commits = sorted({c["git_commit"] for c in chs.values()})
-    lines += [f"Computed with the `paper` profile and published on {data['date']}, at commit "
-              + ", ".join(f"`{c}`" for c in commits) + f" (regenerate: `{data['regenerate']}`).", ""]
+    computed = sorted({c["computed"]["git_commit"] for c in chs.values() if c.get("computed")} - set(commits))
+    lines += [f"Executed with the `paper` profile and published on {data['date']}, at commit "
+              + ", ".join(f"`{c}`" for c in commits)
+              + (f"; units computed earlier, at commit{'s' if len(computed) > 1 else ''} "
+                 + ", ".join(f"`{c[:10]}`" for c in computed) + ", were read from the store, which reuses a unit "
+                 "only while the source it ran is unchanged" if computed else "")
+              + f" (regenerate: `{data['regenerate']}`).", ""]
     if missing:
         lines += [f"Not computed at paper scale yet: {', '.join(missing)}. Their rows below say so; "
                   f"`{data['regenerate']}` computes them.", ""]
