@@ -70,3 +70,10 @@ def test_no_progress_bar_debris_in_pages(built_book):
     for f in (ROOT / "_build" / "html" / "chapters").glob("*.html"):
         text = f.read_text()
         assert not re.search(r"\d+%\|", text) and "it/s]" not in text, f.name
+
+
+def test_provenance_credits_the_commit_given_at_the_start():
+    from mtrl_lib.book.provenance import git_commit, record
+
+    assert record("c", "quick", {}, 1.0, commit="abc123")["git_commit"] == "abc123"
+    assert record("c", "quick", {}, 1.0)["git_commit"] == git_commit()

@@ -39,11 +39,14 @@ def device_description(device: str) -> str:
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def record(chapter: str, profile: str, params: dict, wall_s: float) -> dict:
+def record(chapter: str, profile: str, params: dict, wall_s: float, commit: str | None = None) -> dict:
+    """The provenance of one execution. ``commit``: :func:`git_commit` taken when the execution started (the
+    kernel imports the library then; a commit made during a long run must not be credited with its numbers);
+    taken now when not given."""
     return {
         "chapter": chapter, "profile": profile, "parameters": params,
         "seeds": {k: v for k, v in params.items() if "seed" in k},
-        "wall_time_s": round(wall_s, 2), "git_commit": git_commit(),
+        "wall_time_s": round(wall_s, 2), "git_commit": commit or git_commit(),
         "device": device_description(str(params.get("device", "cpu"))),
         "software": software(), "python_executable": sys.executable.split("/")[-1],
     }

@@ -31,7 +31,7 @@ from .bookcache import read as read_notebook
 from .chapters import CHAPTERS, ROOT, Chapter
 from .glue import read_glued
 from .cli_values import resolve, to_papermill
-from .provenance import record
+from .provenance import git_commit, record
 
 BOOK = ROOT / "book"
 EXECUTED = BOOK / "chapters"
@@ -134,6 +134,7 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
         env["OMP_WAIT_POLICY"] = "PASSIVE"
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    commit = git_commit()
     start = time.perf_counter()
     tmp = staging / f"{chapter.name}.ipynb"
     try:
@@ -161,7 +162,7 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
         _clean_staging(staging, chapter.name)
         raise ChapterFailed(f"chapter {chapter.name} failed: {e}") from None
     (staging / f"{chapter.name}.json").write_text(json.dumps(glued, indent=2, sort_keys=True) + "\n")
-    rec = record(chapter.name, profile, nb_params, wall)
+    rec = record(chapter.name, profile, nb_params, wall, commit)
     units = json.loads(units_log.read_text()) if units_log.exists() else {}
     rec["units_total"] = units.get("units_total", 0)
     rec["units_from_store"] = units.get("units_from_store", 0)
