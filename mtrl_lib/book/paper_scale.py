@@ -44,7 +44,7 @@ def publish(folder: Path, path: Path = PUBLISHED, partial: bool = False) -> Path
     profile, or, unless ``partial``, when a chapter is missing."""
     from .store import science_digest
 
-    earlier = (load(path) or {}).get("chapters", {}) if path.exists() else {}
+    earlier = (load(path) or {}).get("chapters", {})
     chapters = {}
     for c in CHAPTERS:
         prov = folder / f"{c.name}.provenance.json"
