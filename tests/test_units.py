@@ -177,3 +177,18 @@ def test_a_killed_worker_does_not_lose_the_sweep(cluster, tmp_path):
     assert killed and sorted(results) == list(range(8))
     expected = [store.encode(store.normalise(call(u))) for u in us[:2]]
     assert [store.encode(store.normalise(results[i])) for i in range(2)] == expected
+
+
+def test_audit_finds_and_prunes_the_entries_todays_source_cannot_read(tmp_path, capsys):
+    s = store.Store(tmp_path)
+    u = unit("mtrl_lib.train:trajectory_unit", 1, d=5, r=2, m=4, T=2, rounds=1)
+    s.put(store.unit_key(u), u, {"x": 1.0})                                   # current
+    s.put(store.unit_key(u, digest="0" * 64), u, {"x": 1.0})                  # computed under other source
+    (tmp_path / "ab").mkdir(exist_ok=True)
+    (tmp_path / "ab" / ("ab" + "1" * 62 + ".json")).write_text("{not json")   # unreadable
+    current, stale = s.audit()
+    assert current == 1 and len(stale) == 2 and all(p.exists() for p in stale)
+    assert store.main([str(tmp_path), "--prune"]) == 0
+    assert capsys.readouterr().out.strip() == f"{tmp_path}: 1 current, 2 stale (deleted)"
+    assert s.audit() == (1, []) and s.get(store.unit_key(u)) == {"x": 1.0}
+    assert store.main([str(tmp_path / "missing")]) == 2

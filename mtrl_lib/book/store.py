@@ -21,6 +21,7 @@ import ast
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -206,3 +207,47 @@ class Store:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def audit(self, prune: bool = False) -> tuple[int, list[Path]]:
+        """``(current, stale)``: the number of entries whose file name is still the key of their unit under
+        today's source (:func:`unit_key` of the entry's function, configuration and seed), and the paths of
+        the others, which no run can read again (their source changed, or they are unreadable). ``prune``
+        deletes the stale ones: after the science code changes and the paper profile is recomputed, that
+        leaves the published store holding exactly the units the book reads."""
+        current, stale = 0, []
+        for p in sorted(self.root.glob("??/*.json")):
+            try:
+                entry = json.loads(p.read_text())
+                ok = unit_key(Unit(entry["fn"], entry["config"], int(entry["seed"]))) == p.stem
+            except (OSError, ValueError, KeyError, TypeError):
+                ok = False
+            if ok:
+                current += 1
+            else:
+                stale.append(p)
+        if prune:
+            for p in stale:
+                p.unlink()
+        return current, stale
+
+
+def main(argv=None) -> int:
+    """``python -m mtrl_lib.book.store FOLDER [--prune]``: how many of a results store's entries are current
+    under today's source, and (with ``--prune``) delete the stale ones."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mtrl_lib.book.store", description=main.__doc__)
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--prune", action="store_true", help="delete the entries that are not current")
+    args = ap.parse_args(argv)
+    if not args.folder.is_dir():
+        print(f"error: FOLDER must be a results store folder, got {str(args.folder)!r}", file=sys.stderr)
+        return 2
+    current, stale = Store(args.folder).audit(prune=args.prune)
+    print(f"{args.folder}: {current} current, {len(stale)} stale"
+          + (" (deleted)" if args.prune and stale else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
