@@ -22,6 +22,7 @@ Label noise flips each label independently with probability ``noise``.
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -138,7 +139,9 @@ BLOCK_ELEMENTS = 2**16
 
 
 @lru_cache(maxsize=4)
-def _pool(workers: int) -> ThreadPoolExecutor:
+def _pool(workers: int, pid: int) -> ThreadPoolExecutor:
+    """The draw's threads, per process: a child forked after a draw gets a pool of its own (the parent's
+    threads do not exist in the child, and a draw submitted to them would wait forever)."""
     return ThreadPoolExecutor(workers, thread_name_prefix="mtrl-normal")
 
 
@@ -184,7 +187,7 @@ def gaussian_(X: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     workers = min(torch.get_num_threads(), len(blocks))
     runs = _runs(blocks, workers)
     # the caller's thread draws the first run while the pool draws the others
-    others = [_pool(workers - 1).submit(_fill, run) for run in runs[1:]] if workers > 1 else []
+    others = [_pool(workers - 1, os.getpid()).submit(_fill, run) for run in runs[1:]] if workers > 1 else []
     _fill(runs[0])
     for f in others:
         f.result()

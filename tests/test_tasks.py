@@ -183,3 +183,31 @@ def test_gaussian_rejects_a_non_matrix():
 
     with pytest.raises(ValueError, match=r"X must be a contiguous \(rows, d\) tensor"):
         gaussian_(torch.empty(2, 3, 4), make_generator(0))
+
+
+def _draw_in_child(q):  # runs in a forked child: the draw must not wait on the parent's pool threads
+    from mtrl_lib.tasks import gaussian_
+
+    X = torch.empty(5000, 100)
+    gaussian_(X, make_generator(1))
+    # NumPy, not torch: any OpenMP-parallel torch op hangs in a child forked after the parent used OpenMP
+    # (PyTorch's own limitation, whatever this library does), and the test is about the draw's pool only
+    q.put(float(X.numpy().std()))
+
+
+@pytest.mark.skipif(torch.get_num_threads() < 2, reason="the hazard needs a draw on two or more threads")
+def test_a_child_forked_after_a_draw_can_draw():
+    import multiprocessing as mp
+
+    from mtrl_lib.tasks import gaussian_
+
+    gaussian_(torch.empty(5000, 100), make_generator(0))        # the parent's pool now has live threads
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    child = ctx.Process(target=_draw_in_child, args=(q,))
+    child.start()
+    child.join(timeout=60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and child.exitcode == 0 and abs(q.get(timeout=5) - 1.0) < 0.05
