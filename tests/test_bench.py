@@ -233,3 +233,44 @@ def test_round_metrics_equal_the_definitions():
         assert math.isclose(err, subspace_error(W, M), rel_tol=1e-7, abs_tol=1e-9)
         assert math.isclose(en, energy(W, M), rel_tol=1e-9)
     assert round_metrics(cases[-1], M)[0] < 0.05
+
+
+def test_median_interval_is_the_binomial_order_statistics():
+    """The 95 % interval for a median of 20 values is [x_(6), x_(15)] (P(B(20, 1/2) <= 5) = 0.021 <= 0.025 <
+    P(B <= 6) = 0.058); fewer than 6 values admit none; and over many normal samples it covers the true median
+    at least 95 % of the time (and not far above it: the interval is not needlessly wide)."""
+    from mtrl_lib.book.bench import median_ci
+
+    xs = [float(v) for v in range(20, 0, -1)]                 # unsorted on purpose
+    assert median_ci(xs) == (10.5, 6.0, 15.0)
+    med, lo, hi = median_ci([3.0, 1.0, 2.0, 5.0, 4.0])
+    assert med == 3.0 and math.isnan(lo) and math.isnan(hi)
+    g = torch.Generator().manual_seed(0)
+    samples = torch.randn(4000, 41, generator=g).tolist()
+    cover = sum(lo <= 0.0 <= hi for _, lo, hi in map(median_ci, samples)) / len(samples)
+    assert 0.95 <= cover <= 0.985, cover
+
+
+def test_ceiling_fraction_sentence_says_whether_the_run_decides():
+    from mtrl_lib.book.bench import _fraction_sentence
+
+    base = {"pairs": 41, "ceiling_fraction_level": 0.95}
+    above = _fraction_sentence({**base, "ceiling_fraction": 0.70, "ceiling_fraction_ci": [0.67, 0.72]})
+    across = _fraction_sentence({**base, "ceiling_fraction": 0.66, "ceiling_fraction_ci": [0.63, 0.68]})
+    below = _fraction_sentence({**base, "ceiling_fraction": 0.60, "ceiling_fraction_ci": [0.58, 0.62]})
+    assert "whole interval is above" in above and "met" in above
+    assert "does not decide" in across and ": met" in across
+    assert "whole interval is below" in below and "missed" in below
+
+
+def test_bench_only_without_json_is_refused_before_measuring():
+    """A partial run must never replace the published figures: `--only` without `--json` exits 2 at once."""
+    published = ROOT / "published" / "bench.json"
+    before = published.read_bytes() if published.exists() else None
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "bench", "--only", "loop_ratio"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and time.perf_counter() - start < 60
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--only needs --json FILE" in lines[0], out.stderr
+    assert (published.read_bytes() if published.exists() else None) == before

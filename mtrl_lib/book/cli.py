@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     bn.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     bn.add_argument("--only", nargs="+", metavar="FIGURE", help="measure only these figures")
     bn.add_argument("--committed", action="store_true", help="book figures on the last commit, not the working tree")
-    bn.add_argument("--json", default=None, help="results file (default book/_generated/bench.json)")
+    bn.add_argument("--json", default=None,
+                    help="results file (default published/bench.json, the published figures; required with --only)")
     bn.add_argument("--page", default=None, help="page body (default book/_generated/performance.md)")
     return p
 
@@ -235,6 +236,10 @@ def cmd_bench(args) -> int:
     for name in only:
         if name not in bench.FIGURES:
             raise ValueError(f"--only must name figures among {', '.join(bench.FIGURES)}, got {name!r}")
+    if args.only and args.json is None:
+        # a partial run written to the default path would replace the published figures with a few of them
+        raise ValueError("--only needs --json FILE: it measures some figures only, and the default "
+                         f"{bench.JSON.relative_to(bench.ROOT)} holds the published full set (make bench)")
     bench.run(quick=args.quick, device=args.device, only=only, json_path=Path(args.json or bench.JSON),
               page_path=Path(args.page or bench.PAGE), committed=args.committed)
     return 0
