@@ -261,6 +261,12 @@ def test_ceiling_fraction_sentence_says_whether_the_run_decides():
     assert "whole interval is above" in above and "met" in above
     assert "does not decide" in across and ": met" in across
     assert "whole interval is below" in below and "missed" in below
+    floor = _fraction_sentence({**base, "ceiling_fraction": 0.64, "ceiling_fraction_ci": [0.62, 0.66],
+                                "floor_fraction": 0.64 * 1.45, "draw_over_matmul": 0.45})
+    assert "about **93 %** of the round" in floor and "cannot exceed about 69 %" in floor and "about 7 %" in floor
+    disturbed = _fraction_sentence({**base, "ceiling_fraction": 0.85, "ceiling_fraction_ci": [0.67, 0.9],
+                                    "floor_fraction": 1.1, "draw_over_matmul": 0.3})
+    assert "not to be trusted" in disturbed
 
 
 def test_bench_only_without_json_is_refused_before_measuring():

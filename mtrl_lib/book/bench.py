@@ -172,21 +172,22 @@ def median_ci(xs, level: float = LEVEL) -> tuple[float, float, float]:
     return _median(xs), xs[k - 1], xs[n - k]
 
 
-def _paired(fa, fb, pairs: int, device) -> list[tuple[float, float]]:
-    """``pairs`` times ``(seconds of fa(), seconds of fb())``, timed back to back, the order alternating from
-    pair to pair (a b, b a, ...) so that a drift in the machine's speed cancels within every two pairs."""
-    fa(), fb()
+def _rotated(fns, reps: int, device) -> list[tuple[float, ...]]:
+    """``reps`` tuples of the seconds each of ``fns`` takes, run back to back, the order rotated from one
+    repetition to the next (a b c, b c a, c a b, ...) so that a drift in the machine's speed hits each alike."""
+    for f in fns:
+        f()
     out = []
-    for i in range(pairs):
-        order = ((0, fa), (1, fb)) if i % 2 == 0 else ((1, fb), (0, fa))
-        t = [0.0, 0.0]
-        for j, f in order:
+    for i in range(reps):
+        t = [0.0] * len(fns)
+        for k in range(len(fns)):
+            j = (i + k) % len(fns)
             _sync(device)
             start = time.perf_counter()
-            f()
+            fns[j]()
             _sync(device)
             t[j] = time.perf_counter() - start
-        out.append((t[0], t[1]))
+        out.append(tuple(t))
     return out
 
 
@@ -327,10 +328,17 @@ def bench_loop(T, d, m, n, reps, pairs, device="cpu") -> dict:
 
     ``loop_ratio``: per-task loop round over batched round, medians of ``reps`` interleaved repetitions.
     ``ceiling_fraction``: the time of the round's matrix products alone (plain ``torch.matmul``) over the time
-    of the batched round, as the median over ``pairs`` back-to-back pairs of the per-pair ratio, with a
-    distribution-free 95 % interval (:func:`median_ci`). A ratio within each pair, not a ratio of two medians:
-    on a shared machine the speed of both drifts together over seconds, and the pair cancels that drift."""
-    from ..tasks import make_generator
+    of the batched round, as the median over ``pairs`` back-to-back repetitions of the ratio within each, with
+    a distribution-free 95 % interval (:func:`median_ci`). A ratio within each repetition, not a ratio of two
+    medians: on a shared machine the speed of both drifts together over seconds, and the ratio cancels that.
+    ``floor_fraction`` (a detail, no target): the time of the products plus the draw of the round's fresh
+    Gaussian inputs (:func:`mtrl_lib.tasks.gaussian_`) over the round's, the floor of a round that draws exact
+    fresh samples with PyTorch's generator; about 1 minus it is the share of the round spent on the rest
+    (elementwise passes, labels, Python). It is ``ceiling_fraction`` times (1 + draw / products), the latter
+    the median of that ratio over repetitions of its own."""
+    import torch
+
+    from ..tasks import gaussian_, make_generator
 
     cfg, M, tasks, W, b, A, gen, rnd = _state(T, d, m, n, device)
     loop = LoopTrainer(cfg, M, tasks, W.clone(), b, A.clone(), make_generator(54321, W.device))
@@ -347,16 +355,28 @@ def bench_loop(T, d, m, n, reps, pairs, device="cpu") -> dict:
         for _ in range(inner):
             reference()
 
+    # the draw alone: a round's fresh Gaussian inputs (both phases), drawn as the round draws them
+    buf, draw_gen = torch.empty(T * n, d, device=W.device, dtype=W.dtype), make_generator(777, W.device)
+
+    def draws():
+        for _ in range(2 * inner):
+            gaussian_(buf, draw_gen)
+
     t = _interleaved({"loop": loop.round, "batched": batched, "matmul": matmuls}, reps, device)
     loop_s, batched_s, mm_s = _median(t["loop"]), _median(t["batched"]) / inner, _median(t["matmul"]) / inner
-    both = _paired(batched, matmuls, pairs, device)
+    both = _rotated((batched, matmuls), pairs, device)
     fraction, lo, hi = median_ci([mm / bt for bt, mm in both])
+    # the draw against the products in a pass of its own (kept out of the pairs above, whose protocol is the
+    # figure's): the floor (products + draw) / round is the fraction times (1 + draw / products)
+    draw_mm = [dr / mm for dr, mm in _rotated((draws, matmuls), max(3, pairs // 2), device)]
+    floor = fraction * (1 + _median(draw_mm))
     # A round cannot take less than its matrix products: loop / (those products alone) bounds loop_ratio.
     return {"loop_ratio": loop_s / batched_s, "loop_round_ms": 1e3 * loop_s, "batched_round_ms": 1e3 * batched_s,
             "matmul_ms": 1e3 * mm_s, "loop_ratio_ceiling": loop_s / mm_s,
             "ceiling_fraction": fraction, "ceiling_fraction_ci": [lo, hi], "ceiling_fraction_level": LEVEL,
-            "pairs": pairs, "pair_batched_ms": 1e3 * _median([bt for bt, _ in both]) / inner,
-            "pair_matmul_ms": 1e3 * _median([mm for _, mm in both]) / inner,
+            "floor_fraction": floor, "draw_over_matmul": _median(draw_mm),
+            "pairs": pairs, "pair_batched_ms": 1e3 * _median([x[0] for x in both]) / inner,
+            "pair_matmul_ms": 1e3 * _median([x[1] for x in both]) / inner,
             "shape": dict(T=T, d=d, m=m, n=n), "reps": reps,
             "round_profile": profile_round(rnd, Wb, Ab, gen)}
 
@@ -745,12 +765,22 @@ def _fraction_sentence(x: dict) -> str:
         where = "the whole interval is below the target"
     else:
         where = "the interval contains the target, so this run does not decide it"
-    return (f"`ceiling_fraction`: the batched round runs at **{100 * f:.1f} %** of that ceiling (the time of its "
-            f"products alone over the round's, the median over {x['pairs']} back-to-back pairs of that ratio; "
-            f"{ci}; {where}). The target is {100 * CEILING_TARGET:.0f} %: "
-            f"{'met' if f >= CEILING_TARGET else 'missed'}. The interval describes the minute this run measured; "
-            "on a shared machine the fraction moves more than that from one minute to the next, so repeat "
-            "`python -m mtrl_lib bench --only ceiling_fraction --json FILE` to see the spread.")
+    out = (f"`ceiling_fraction`: the batched round runs at **{100 * f:.1f} %** of that ceiling (the time of its "
+           f"products alone over the round's, the median over {x['pairs']} back-to-back repetitions of that ratio; "
+           f"{ci}; {where}). The target is {100 * CEILING_TARGET:.0f} %: "
+           f"{'met' if f >= CEILING_TARGET else 'missed'}. The interval describes the minute this run measured; "
+           "on a shared machine the fraction moves more than that from one minute to the next, so repeat "
+           "`python -m mtrl_lib bench --only ceiling_fraction --json FILE` to see the spread.")
+    if "floor_fraction" in x:
+        fl, ratio = x["floor_fraction"], x["draw_over_matmul"]
+        out += (f" Drawing the round's fresh Gaussian inputs takes {100 * ratio:.0f} % of the time of its "
+                f"products, so products and draw together are about **{100 * fl:.0f} %** of the round: that is "
+                "the floor for a round that draws exact fresh samples with PyTorch's generator, and with a draw "
+                f"that long `ceiling_fraction` cannot exceed about {100 / (1 + ratio):.0f} %. "
+                + (f"The rest of the round, about {100 * (1 - fl):.0f} %, is elementwise passes, labels and Python."
+                   if fl <= 1 else "More than 100 % is impossible for one state of the machine: its speed changed "
+                   "between the passes, and this run's fractions are not to be trusted."))
+    return out
 
 
 def _freshness(results: dict) -> str:
