@@ -254,7 +254,7 @@ def test_median_interval_is_the_binomial_order_statistics():
 def test_ceiling_fraction_sentence_says_whether_the_run_decides():
     from mtrl_lib.book.bench import _fraction_sentence
 
-    base = {"pairs": 41, "ceiling_fraction_level": 0.95}
+    base = {"pairs": 15, "bursts": 7, "gap_s": 20.0, "burst_medians": [0.6] * 7, "ceiling_fraction_level": 0.95}
     above = _fraction_sentence({**base, "ceiling_fraction": 0.70, "ceiling_fraction_ci": [0.67, 0.72]})
     across = _fraction_sentence({**base, "ceiling_fraction": 0.66, "ceiling_fraction_ci": [0.63, 0.68]})
     below = _fraction_sentence({**base, "ceiling_fraction": 0.60, "ceiling_fraction_ci": [0.58, 0.62]})

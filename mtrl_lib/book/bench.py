@@ -7,8 +7,9 @@ loaded machine shifts them less than it shifts absolute times):
                      step per task, as public multi-task code writes it; :class:`LoopTrainer`) over our batched
                      round (:class:`mtrl_lib.train.Round`), same algorithm, same data distribution;
 ``ceiling_fraction`` time of the round's matrix products alone (plain ``torch.matmul``, the ceiling of any
-                     implementation) over the time of the batched round, at the same shape: the median of a
-                     per-pair ratio over many back-to-back pairs, with a distribution-free 95 % interval;
+                     implementation) over the time of the batched round, at the same shape: the median over
+                     bursts spread over two minutes of each burst's median ratio, with a distribution-free
+                     95 % interval over the bursts;
 ``matmul_fraction``  achieved FLOP rate of a full round (counting the FLOPs of its matrix products) over the
                      rate of plain ``torch.matmul`` calls of the same shapes, same device and dtype;
 ``peak_rss_gb``      peak resident memory of a child process training one round on a configuration with
@@ -69,13 +70,13 @@ LEVEL = 0.95
 
 SIZES = {
     "full": {
-        "loop": dict(T=100, d=100, m=200, n=50, reps=7, pairs=41),
+        "loop": dict(T=100, d=100, m=200, n=50, reps=7, pairs=15, bursts=7, gap_s=20.0),
         "matmul": dict(T=64, d=1000, m=1000, n=128, reps=5),
         "rss": dict(T=10_000, n1=100, n2=100, d=1000, m=100, r=5, rounds=1, memory_budget_gb=1.0),
         "units": dict(n_units=16, d=100, r=5, m=200, T=20, n1=50, n2=50, rounds=40, record_every=10),
     },
     "quick": {
-        "loop": dict(T=20, d=40, m=48, n=20, reps=3, pairs=9),
+        "loop": dict(T=20, d=40, m=48, n=20, reps=3, pairs=5, bursts=3, gap_s=0.0),
         "matmul": dict(T=8, d=128, m=128, n=32, reps=3),
         "rss": dict(T=400, n1=50, n2=50, d=500, m=20, r=5, rounds=1, memory_budget_gb=0.01),
         "units": dict(n_units=6, d=30, r=3, m=40, T=8, n1=20, n2=20, rounds=20, record_every=10),
@@ -323,14 +324,19 @@ def _state(T, d, m, n, device, dtype="float32", **extra):
     return cfg, M, tasks, W, b, A, gen, rnd
 
 
-def bench_loop(T, d, m, n, reps, pairs, device="cpu") -> dict:
+def bench_loop(T, d, m, n, reps, pairs, bursts, gap_s, device="cpu") -> dict:
     """``loop_ratio`` and ``ceiling_fraction`` at (T, d, m, n).
 
     ``loop_ratio``: per-task loop round over batched round, medians of ``reps`` interleaved repetitions.
+
     ``ceiling_fraction``: the time of the round's matrix products alone (plain ``torch.matmul``) over the time
-    of the batched round, as the median over ``pairs`` back-to-back repetitions of the ratio within each, with
-    a distribution-free 95 % interval (:func:`median_ci`). A ratio within each repetition, not a ratio of two
-    medians: on a shared machine the speed of both drifts together over seconds, and the ratio cancels that.
+    of the batched round. Within a burst, ``pairs`` back-to-back pairs (round, products), the order alternating,
+    each giving one ratio (a ratio within a pair, not of two medians: the speed of both drifts together over
+    seconds, and the pair cancels that); the burst's figure is their median. There are ``bursts`` bursts,
+    ``gap_s`` seconds apart, because on a shared machine the fraction swings more from one minute to the next
+    than within a burst: the figure is the median of the bursts' medians, and its interval the distribution-free
+    95 % interval over them (:func:`median_ci`), so it covers those swings.
+
     ``floor_fraction`` (a detail, no target): the time of the products plus the draw of the round's fresh
     Gaussian inputs (:func:`mtrl_lib.tasks.gaussian_`) over the round's, the floor of a round that draws exact
     fresh samples with PyTorch's generator; about 1 minus it is the share of the round spent on the rest
@@ -364,16 +370,23 @@ def bench_loop(T, d, m, n, reps, pairs, device="cpu") -> dict:
 
     t = _interleaved({"loop": loop.round, "batched": batched, "matmul": matmuls}, reps, device)
     loop_s, batched_s, mm_s = _median(t["loop"]), _median(t["batched"]) / inner, _median(t["matmul"]) / inner
-    both = _rotated((batched, matmuls), pairs, device)
-    fraction, lo, hi = median_ci([mm / bt for bt, mm in both])
+    both, burst_medians = [], []
+    for k in range(bursts):
+        if k:
+            time.sleep(gap_s)
+        burst = _rotated((batched, matmuls), pairs, device)
+        both += burst
+        burst_medians.append(_median([mm / bt for bt, mm in burst]))
+    fraction, lo, hi = median_ci(burst_medians)
     # the draw against the products in a pass of its own (kept out of the pairs above, whose protocol is the
     # figure's): the floor (products + draw) / round is the fraction times (1 + draw / products)
-    draw_mm = [dr / mm for dr, mm in _rotated((draws, matmuls), max(3, pairs // 2), device)]
+    draw_mm = [dr / mm for dr, mm in _rotated((draws, matmuls), 21 if pairs >= 10 else 5, device)]
     floor = fraction * (1 + _median(draw_mm))
     # A round cannot take less than its matrix products: loop / (those products alone) bounds loop_ratio.
     return {"loop_ratio": loop_s / batched_s, "loop_round_ms": 1e3 * loop_s, "batched_round_ms": 1e3 * batched_s,
             "matmul_ms": 1e3 * mm_s, "loop_ratio_ceiling": loop_s / mm_s,
             "ceiling_fraction": fraction, "ceiling_fraction_ci": [lo, hi], "ceiling_fraction_level": LEVEL,
+            "bursts": bursts, "gap_s": gap_s, "burst_medians": burst_medians,
             "floor_fraction": floor, "draw_over_matmul": _median(draw_mm),
             "pairs": pairs, "pair_batched_ms": 1e3 * _median([x[0] for x in both]) / inner,
             "pair_matmul_ms": 1e3 * _median([x[1] for x in both]) / inner,
@@ -758,19 +771,24 @@ def _fraction_sentence(x: dict) -> str:
                 f"is {100 * CEILING_TARGET:.0f} %, {'met' if f >= CEILING_TARGET else 'missed'}).")
     f, (lo, hi) = x["ceiling_fraction"], x["ceiling_fraction_ci"]
     ci = (f"{100 * x['ceiling_fraction_level']:.0f} % interval [{100 * lo:.1f}, {100 * hi:.1f}] %"
-          if math.isfinite(lo) else "too few pairs for an interval")
+          if math.isfinite(lo) else "too few for an interval")
     if math.isfinite(lo) and lo >= CEILING_TARGET:
         where = "the whole interval is above the target"
     elif math.isfinite(hi) and hi < CEILING_TARGET:
         where = "the whole interval is below the target"
     else:
         where = "the interval contains the target, so this run does not decide it"
+    if "bursts" in x:
+        how = (f"the median over {x['bursts']} bursts, {x['gap_s']:g} s apart, of each burst's median over "
+               f"{x['pairs']} back-to-back pairs (round, products) of that ratio; {ci} over the bursts, so it covers "
+               f"the machine's swings over those {(x['bursts'] - 1) * x['gap_s'] / 60:.0f} minutes; {where}")
+        swing = ("The bursts' medians: " + ", ".join(f"{100 * v:.1f}" for v in x["burst_medians"]) + " %.")
+    else:  # published before the bursts
+        how = f"the median over {x['pairs']} back-to-back repetitions of that ratio; {ci}; {where}"
+        swing = "The interval describes the minute this run measured."
     out = (f"`ceiling_fraction`: the batched round runs at **{100 * f:.1f} %** of that ceiling (the time of its "
-           f"products alone over the round's, the median over {x['pairs']} back-to-back repetitions of that ratio; "
-           f"{ci}; {where}). The target is {100 * CEILING_TARGET:.0f} %: "
-           f"{'met' if f >= CEILING_TARGET else 'missed'}. The interval describes the minute this run measured; "
-           "on a shared machine the fraction moves more than that from one minute to the next, so repeat "
-           "`python -m mtrl_lib bench --only ceiling_fraction --json FILE` to see the spread.")
+           f"products alone over the round's, {how}). The target is {100 * CEILING_TARGET:.0f} %: "
+           f"{'met' if f >= CEILING_TARGET else 'missed'}. {swing}")
     if "floor_fraction" in x:
         fl, ratio = x["floor_fraction"], x["draw_over_matmul"]
         out += (f" Drawing the round's fresh Gaussian inputs takes {100 * ratio:.0f} % of the time of its "
