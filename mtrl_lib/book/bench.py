@@ -70,13 +70,13 @@ LEVEL = 0.95
 
 SIZES = {
     "full": {
-        "loop": dict(T=100, d=100, m=200, n=50, reps=7, pairs=15, bursts=7, gap_s=20.0),
+        "loop": dict(T=100, d=100, m=200, n=50, reps=7, pairs=15, bursts=7, gap_s=20.0, draw_reps=21),
         "matmul": dict(T=64, d=1000, m=1000, n=128, reps=5),
         "rss": dict(T=10_000, n1=100, n2=100, d=1000, m=100, r=5, rounds=1, memory_budget_gb=1.0),
         "units": dict(n_units=16, d=100, r=5, m=200, T=20, n1=50, n2=50, rounds=40, record_every=10),
     },
     "quick": {
-        "loop": dict(T=20, d=40, m=48, n=20, reps=3, pairs=5, bursts=3, gap_s=0.0),
+        "loop": dict(T=20, d=40, m=48, n=20, reps=3, pairs=5, bursts=3, gap_s=0.0, draw_reps=5),
         "matmul": dict(T=8, d=128, m=128, n=32, reps=3),
         "rss": dict(T=400, n1=50, n2=50, d=500, m=20, r=5, rounds=1, memory_budget_gb=0.01),
         "units": dict(n_units=6, d=30, r=3, m=40, T=8, n1=20, n2=20, rounds=20, record_every=10),
@@ -324,7 +324,7 @@ def _state(T, d, m, n, device, dtype="float32", **extra):
     return cfg, M, tasks, W, b, A, gen, rnd
 
 
-def bench_loop(T, d, m, n, reps, pairs, bursts, gap_s, device="cpu") -> dict:
+def bench_loop(T, d, m, n, reps, pairs, bursts, gap_s, draw_reps, device="cpu") -> dict:
     """``loop_ratio`` and ``ceiling_fraction`` at (T, d, m, n).
 
     ``loop_ratio``: per-task loop round over batched round, medians of ``reps`` interleaved repetitions.
@@ -341,7 +341,7 @@ def bench_loop(T, d, m, n, reps, pairs, bursts, gap_s, device="cpu") -> dict:
     Gaussian inputs (:func:`mtrl_lib.tasks.gaussian_`) over the round's, the floor of a round that draws exact
     fresh samples with PyTorch's generator; about 1 minus it is the share of the round spent on the rest
     (elementwise passes, labels, Python). It is ``ceiling_fraction`` times (1 + draw / products), the latter
-    the median of that ratio over repetitions of its own."""
+    the median of that ratio over ``draw_reps`` repetitions of its own."""
     import torch
 
     from ..tasks import gaussian_, make_generator
@@ -380,7 +380,7 @@ def bench_loop(T, d, m, n, reps, pairs, bursts, gap_s, device="cpu") -> dict:
     fraction, lo, hi = median_ci(burst_medians)
     # the draw against the products in a pass of its own (kept out of the pairs above, whose protocol is the
     # figure's): the floor (products + draw) / round is the fraction times (1 + draw / products)
-    draw_mm = [dr / mm for dr, mm in _rotated((draws, matmuls), 21 if pairs >= 10 else 5, device)]
+    draw_mm = [dr / mm for dr, mm in _rotated((draws, matmuls), draw_reps, device)]
     floor = fraction * (1 + _median(draw_mm))
     # A round cannot take less than its matrix products: loop / (those products alone) bounds loop_ratio.
     return {"loop_ratio": loop_s / batched_s, "loop_round_ms": 1e3 * loop_s, "batched_round_ms": 1e3 * batched_s,
