@@ -12,7 +12,7 @@ STORE ?= $(if $(filter paper,$(PROFILE)),published/paper-results,_build/store)
 
 .PHONY: book test install browser-deps lint-deps lab bench clean
 
-$(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml setup.py mtrl_lib/_normal.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-test.txt

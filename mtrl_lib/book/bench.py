@@ -502,17 +502,21 @@ def _tree_files() -> list[str]:
 
 
 def copy_tree(dest: Path, committed: bool = False) -> Path:
-    """A copy of the working tree (tracked and untracked, not ignored files) without any built output; with
-    ``committed``, of the last commit instead (``git archive HEAD``), e.g. while the tree is mid-edit."""
+    """A copy of the working tree (tracked and untracked, not ignored files) without any built output but the
+    compiled draw (``mtrl_lib/_normal*.so``); with ``committed``, of the last commit instead (``git archive
+    HEAD``), e.g. while the tree is mid-edit."""
     if committed:
         dest.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
-        return dest
-    for f in _tree_files():
-        target = dest / f
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, target)
+    else:
+        for f in _tree_files():
+            target = dest / f
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, target)
+    # the compiled draw is a build product (ignored by git), and the copy runs its own library: bring it along
+    for built in (ROOT / "mtrl_lib").glob("_normal*.so"):
+        shutil.copy2(built, dest / "mtrl_lib" / built.name)
     return dest
 
 

@@ -54,17 +54,18 @@ def _digest(paths) -> str:
 def _science_files() -> list[Path]:
     lib = ROOT / "mtrl_lib"
     return [p for p in sorted(lib.rglob("*"))
-            if p.is_file() and p.suffix in (".py", ".json") and "__pycache__" not in p.parts
+            if p.is_file() and p.suffix in (".py", ".c", ".json") and "__pycache__" not in p.parts
             and not p.relative_to(lib).as_posix().startswith("book/")]
 
 
 def _module_file(name: str) -> Path | None:
-    """The source file of science module ``name`` (``mtrl_lib.x.y``), or None outside the science code."""
+    """The source file of science module ``name`` (``mtrl_lib.x.y``), or None outside the science code; for a
+    compiled module, its C source (``mtrl_lib/_normal.c`` for ``mtrl_lib._normal``)."""
     parts = name.split(".")
     if parts[0] != "mtrl_lib" or (len(parts) > 1 and parts[1] == "book"):
         return None
     base = ROOT.joinpath(*parts)
-    for p in (base.with_suffix(".py"), base / "__init__.py"):
+    for p in (base.with_suffix(".py"), base / "__init__.py", base.with_suffix(".c")):
         if p.is_file():
             return p
     return None
@@ -102,7 +103,8 @@ def unit_sources(fn: str) -> tuple[Path, ...]:
             path = _module_file(pkg)
             if path is not None and pkg not in seen:
                 seen[pkg] = path
-                todo.extend(_imports(path, pkg))
+                if path.suffix == ".py":                 # a compiled module's C source imports nothing
+                    todo.extend(_imports(path, pkg))
     files = set(seen.values()) | {p for p in _science_files() if p.suffix == ".json"}
     return tuple(sorted(files))
 
