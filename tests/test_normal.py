@@ -101,3 +101,21 @@ def test_the_build_is_of_the_current_source_and_a_stale_one_is_refused(tmp_path)
     edited.write_bytes(source.read_bytes() + b"\n/* an edit */\n")
     with pytest.raises(ImportError, match="built from another version of _normal.c: run `make install`"):
         tasks._check_build(edited, _normal.source_sha256)
+
+
+def test_the_c_source_keys_the_units_and_the_chapters_that_draw(tmp_path, monkeypatch):
+    # An edit to _normal.c changes the values of every training unit: it must change their store keys, the
+    # science digest that Dask workers are checked against, and the chapters' execution cache keys.
+    from mtrl_lib.book import runner, store
+
+    names = {p.name for p in store.unit_sources("mtrl_lib.train:trajectory_unit")}
+    assert {"_normal.c", "tasks.py", "train.py"} <= names
+    assert "_normal.c" in {p.name for p in store._science_files()}
+    lib = tmp_path / "mtrl_lib"
+    lib.mkdir()
+    (lib / "tasks.py").write_text("x = 1\n")
+    (lib / "_normal.c").write_text("/* one */\n")
+    monkeypatch.setattr(runner, "ROOT", tmp_path)
+    before = runner._source_digest()
+    (lib / "_normal.c").write_text("/* two */\n")
+    assert runner._source_digest() != before

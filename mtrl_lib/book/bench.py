@@ -339,7 +339,7 @@ def bench_loop(T, d, m, n, reps, pairs, bursts, gap_s, draw_reps, device="cpu") 
 
     ``floor_fraction`` (a detail, no target): the time of the products plus the draw of the round's fresh
     Gaussian inputs (:func:`mtrl_lib.tasks.gaussian_`) over the round's, the floor of a round that draws exact
-    fresh samples with PyTorch's generator; about 1 minus it is the share of the round spent on the rest
+    fresh samples with the library's generator; about 1 minus it is the share of the round spent on the rest
     (elementwise passes, labels, Python). It is ``ceiling_fraction`` times (1 + draw / products), the latter
     the median of that ratio over ``draw_reps`` repetitions of its own."""
     import torch
@@ -797,7 +797,7 @@ def _fraction_sentence(x: dict) -> str:
         fl, ratio = x["floor_fraction"], x["draw_over_matmul"]
         out += (f" Drawing the round's fresh Gaussian inputs takes {100 * ratio:.0f} % of the time of its "
                 f"products, so products and draw together are about **{100 * fl:.0f} %** of the round: that is "
-                "the floor for a round that draws exact fresh samples with PyTorch's generator, and with a draw "
+                "the floor for a round that draws exact fresh samples with the library's generator, and with a draw "
                 f"that long `ceiling_fraction` cannot exceed about {100 / (1 + ratio):.0f} %. "
                 + (f"The rest of the round, about {100 * (1 - fl):.0f} %, is elementwise passes, labels and Python."
                    if fl <= 1 else "More than 100 % is impossible for one state of the machine: its speed changed "

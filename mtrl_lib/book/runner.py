@@ -56,8 +56,10 @@ class Outcome:
 
 
 def _source_digest() -> str:
+    """sha256 over the library's source: Python, the compiled draw's C and the data files."""
     h = hashlib.sha256()
-    for p in sorted((ROOT / "mtrl_lib").rglob("*.py")):
+    lib = ROOT / "mtrl_lib"
+    for p in sorted(p for p in lib.rglob("*") if p.suffix in (".py", ".c", ".json") and "__pycache__" not in p.parts):
         h.update(p.relative_to(ROOT).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()
