@@ -156,10 +156,13 @@ def gradient_unit(seed: int, d: int, r: int, m: int, T: int, n1: int, n2: int, e
     L_closed = float(pseudo_contrastive_loss(W0, b, W0, X1, Y1, X2, Y2, eta_a))
     rel = lambda a, ref: float((a - ref).norm() / ref.norm())
     cos = []
-    for eta in eta_a_values:       # the logistic loss that training uses, same samples
-        A_log = head_step(W0, b, A0, X1, Y1_head, "logistic", eta)
-        g_log, _ = feature_grad(W0, b, A_log, X2, Y2, "logistic", T)
-        cos.append(_cos(sign * g_log, g_closed))
+    # the logistic loss that training uses, same samples; one thread, because the cosine's sums run over
+    # m d elements (80,000 at paper scale), which torch splits by thread count: the last bits would vary
+    with one_thread():
+        for eta in eta_a_values:
+            A_log = head_step(W0, b, A0, X1, Y1_head, "logistic", eta)
+            g_log, _ = feature_grad(W0, b, A_log, X2, Y2, "logistic", T)
+            cos.append(_cos(sign * g_log, g_closed))
     return {
         "grad_rel_err": rel(sign * g_auto, g_closed),
         "train_grad_rel_err": rel(sign * g_train / m, g_closed),
