@@ -40,6 +40,19 @@ def test_results_do_not_depend_on_the_thread_count():
     assert outs[0] == outs[1] and len(outs[0]) > 100
 
 
+def test_chapter1_gradient_unit_does_not_depend_on_the_thread_count():
+    """Chapter 1's gradient unit at the paper profile's shape (m d = 80,000 elements, past torch's parallel
+    grain), seed 3: its cosines came out one ulp apart at 1 and 2 threads before they ran in one_thread."""
+    cfg = dict(T=200, bias_scale=0.1, control="none", d=200, device="cpu", eta_a=1.0,
+               eta_a_values=[1.0, 10.0, 50.0], m=400, n1=50, n2=50, r=5)
+    code = ("import torch,sys; torch.set_num_threads(int(sys.argv[1])); from mtrl_lib.units import unit, call; "
+            "from mtrl_lib.book.store import encode; "
+            f"print(encode(call(unit('mtrl_lib.experiments.pseudo_contrastive:gradient_unit', 3, **{cfg!r}))))")
+    outs = [subprocess.run([sys.executable, "-c", code, str(t)], capture_output=True, text=True, check=True).stdout
+            for t in (1, 2)]
+    assert outs[0] == outs[1] and "logistic_cos" in outs[0]
+
+
 def test_store_round_trip_is_exact(tmp_path):
     res = {"a": np.arange(5, dtype=np.float32) / 3, "b": np.array([[1, 2]], dtype=np.int64), "c": 1 / 3,
            "d": [1.5, "x"], "e": np.float64(2.0) ** 0.5}
@@ -192,3 +205,18 @@ def test_audit_finds_and_prunes_the_entries_todays_source_cannot_read(tmp_path, 
     assert capsys.readouterr().out.strip() == f"{tmp_path}: 1 current, 2 stale (deleted)"
     assert s.audit() == (1, []) and s.get(store.unit_key(u)) == {"x": 1.0}
     assert store.main([str(tmp_path / "missing")]) == 2
+
+
+def test_a_kernel_with_another_checkouts_science_refuses_to_run(monkeypatch, tmp_path):
+    """The command line passes its science digest; a kernel importing another checkout's mtrl_lib (whose
+    digest differs) would key the store under the wrong source, so from_environment refuses. The matching
+    digest runs."""
+    from mtrl_lib.book import executors
+    from mtrl_lib.book.store import science_digest
+
+    monkeypatch.setenv(executors.ENV_STORE, str(tmp_path))
+    monkeypatch.setenv(executors.ENV_DIGEST, "0" * 64)
+    with pytest.raises(RuntimeError, match="science source differs"):
+        executors.from_environment()
+    monkeypatch.setenv(executors.ENV_DIGEST, science_digest())
+    assert isinstance(executors.from_environment(), executors.Stored)

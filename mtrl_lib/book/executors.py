@@ -12,7 +12,9 @@
 The command line checks the scheduler and the store before any computation (:func:`check_scheduler`,
 :meth:`Store.check_writable`) and hands the kernel its choices through the environment
 (``MTRL_SCHEDULER``, ``MTRL_STORE``, ``MTRL_UNITS_LOG``); :func:`from_environment` turns them back into an
-executor inside the notebook. With nothing set (a reader's own Jupyter session) units run in-process with no
+executor inside the notebook. The command line also passes its science digest (``MTRL_SCIENCE_DIGEST``): a
+kernel that imports another checkout's ``mtrl_lib`` (an editable install of a second work tree) would key the
+store under that checkout's source, so :func:`from_environment` refuses to run there. With nothing set (a reader's own Jupyter session) units run in-process with no
 store. Seeds belong to units, so the executor never changes a result: the same parameters give the same
 bytes however many workers there are.
 """
@@ -30,6 +32,7 @@ from ..units import InProcess, Unit, call
 from .store import Store, normalise, science_digest, unit_key
 
 ENV_SCHEDULER, ENV_STORE, ENV_LOG = "MTRL_SCHEDULER", "MTRL_STORE", "MTRL_UNITS_LOG"
+ENV_DIGEST = "MTRL_SCIENCE_DIGEST"
 CONNECT_TIMEOUT_S = 5
 
 
@@ -233,7 +236,14 @@ class Stored:
 
 def from_environment():
     """The executor the runner asked for: Dask when ``MTRL_SCHEDULER`` or ``DASK_SCHEDULER_ADDRESS`` names a
-    scheduler, else in-process; behind the store at ``MTRL_STORE`` when set. Nothing set: plain in-process."""
+    scheduler, else in-process; behind the store at ``MTRL_STORE`` when set. Nothing set: plain in-process.
+    Raises RuntimeError when ``MTRL_SCIENCE_DIGEST`` is set and this kernel's science source differs from it."""
+    expected = os.environ.get(ENV_DIGEST)
+    if expected and expected != science_digest():
+        from .chapters import ROOT
+
+        raise RuntimeError(f"this kernel imports mtrl_lib from {ROOT}, whose science source differs from the "
+                           f"checkout that started the run; install that checkout here (`make install` in it)")
     address = os.environ.get(ENV_SCHEDULER) or os.environ.get("DASK_SCHEDULER_ADDRESS")
     store = os.environ.get(ENV_STORE)
     log = os.environ.get(ENV_LOG)

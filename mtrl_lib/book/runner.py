@@ -116,7 +116,8 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     untouched) if the notebook raises; on Ctrl-C the staging files are removed and KeyboardInterrupt goes on."""
     import papermill as pm
 
-    from .executors import ENV_LOG, ENV_SCHEDULER, ENV_STORE
+    from .executors import ENV_DIGEST, ENV_LOG, ENV_SCHEDULER, ENV_STORE
+    from .store import science_digest
 
     out_dir = Path(out_dir)
     staging = out_dir / ".staging"
@@ -126,6 +127,8 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     units_log.unlink(missing_ok=True)
     env = {"MTRL_STATIC": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", ENV_LOG: str(units_log.resolve()),
            ENV_SCHEDULER: scheduler or "", ENV_STORE: str(Path(store).resolve()) if store else "",
+           # the kernel must compute (and key the store) with this checkout's science source
+           ENV_DIGEST: science_digest(),
            # ipykernel's "running over TCP without encryption" and debugger notices are not the reader's concern
            "PYTHONWARNINGS": "ignore"}
     if threads:
