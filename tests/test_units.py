@@ -32,12 +32,17 @@ def test_a_failing_unit_names_its_config():
 
 def test_results_do_not_depend_on_the_thread_count():
     """The same unit in a process with 1 thread and in one with 2 gives the same bytes (mtrl_lib.threads)."""
+    outs = _encoded_at_1_and_2_threads("mtrl_lib.train:trajectory_unit", 7, CFG)
+    assert outs[0] == outs[1] and len(outs[0]) > 100
+
+
+def _encoded_at_1_and_2_threads(fn: str, seed: int, cfg: dict) -> list[str]:
+    """The stored text of unit (fn, seed, cfg) computed in a fresh process with 1 and with 2 torch threads."""
     code = ("import torch,sys; torch.set_num_threads(int(sys.argv[1])); from mtrl_lib.units import unit, call; "
             "from mtrl_lib.book.store import encode; "
-            f"print(encode(call(unit('mtrl_lib.train:trajectory_unit', 7, **{CFG!r}))))")
-    outs = [subprocess.run([sys.executable, "-c", code, str(t)], capture_output=True, text=True, check=True).stdout
+            f"print(encode(call(unit({fn!r}, {seed}, **{cfg!r}))))")
+    return [subprocess.run([sys.executable, "-c", code, str(t)], capture_output=True, text=True, check=True).stdout
             for t in (1, 2)]
-    assert outs[0] == outs[1] and len(outs[0]) > 100
 
 
 def test_chapter1_gradient_unit_does_not_depend_on_the_thread_count():
@@ -45,11 +50,7 @@ def test_chapter1_gradient_unit_does_not_depend_on_the_thread_count():
     grain), seed 3: its cosines came out one ulp apart at 1 and 2 threads before they ran in one_thread."""
     cfg = dict(T=200, bias_scale=0.1, control="none", d=200, device="cpu", eta_a=1.0,
                eta_a_values=[1.0, 10.0, 50.0], m=400, n1=50, n2=50, r=5)
-    code = ("import torch,sys; torch.set_num_threads(int(sys.argv[1])); from mtrl_lib.units import unit, call; "
-            "from mtrl_lib.book.store import encode; "
-            f"print(encode(call(unit('mtrl_lib.experiments.pseudo_contrastive:gradient_unit', 3, **{cfg!r}))))")
-    outs = [subprocess.run([sys.executable, "-c", code, str(t)], capture_output=True, text=True, check=True).stdout
-            for t in (1, 2)]
+    outs = _encoded_at_1_and_2_threads("mtrl_lib.experiments.pseudo_contrastive:gradient_unit", 3, cfg)
     assert outs[0] == outs[1] and "logistic_cos" in outs[0]
 
 

@@ -14,8 +14,8 @@ The command line checks the scheduler and the store before any computation (:fun
 (``MTRL_SCHEDULER``, ``MTRL_STORE``, ``MTRL_UNITS_LOG``); :func:`from_environment` turns them back into an
 executor inside the notebook. The command line also passes its science digest (``MTRL_SCIENCE_DIGEST``): a
 kernel that imports another checkout's ``mtrl_lib`` (an editable install of a second work tree) would key the
-store under that checkout's source, so :func:`from_environment` refuses to run there. With nothing set (a reader's own Jupyter session) units run in-process with no
-store. Seeds belong to units, so the executor never changes a result: the same parameters give the same
+store under that checkout's source, so :func:`from_environment` refuses to run there. With nothing set (a
+reader's own Jupyter session) units run in-process with no store. Seeds belong to units, so the executor never changes a result: the same parameters give the same
 bytes however many workers there are.
 """
 from __future__ import annotations
