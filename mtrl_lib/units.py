@@ -4,7 +4,10 @@ A :class:`Unit` is one training run or one evaluation: a module-level function n
 a JSON-able configuration and a seed. ``call(unit)`` is ``function(seed=seed, **config)`` and returns a small
 result dict (numbers, strings, lists, numpy arrays). Everything random inside a unit is drawn from
 generators seeded by ``unit.seed`` (and the config), never from global state or process order, so a unit
-gives the same result whichever process runs it and in whatever order.
+gives the same result whichever process runs it and in whatever order. ``call`` runs every unit on one CPU
+thread (:func:`mtrl_lib.threads.one_thread`): torch splits a reduction or a matrix product by its thread
+count, so the last bits of a result would otherwise depend on the process (2 threads in-process on 2 cores,
+1 on a Dask worker). Parallelism is taken across units instead (``--scheduler local:N``).
 
 An experiment builds its list of units, hands it to :func:`run_units` with the executor it was given, and
 reduces the results. The executor is any object with ``map(units, desc) -> list[dict]`` in the units' order;
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .progress import progress_bar
+from .threads import one_thread
 
 
 class UnitFailed(RuntimeError):
@@ -70,9 +74,11 @@ def resolve(name: str):
 
 
 def call(u: Unit) -> dict:
-    """Run one unit here. A unit that raises is reported with its function, seed and configuration."""
+    """Run one unit here, on one CPU thread (the same bytes at any thread count). A unit that raises is
+    reported with its function, seed and configuration."""
     try:
-        return resolve(u.fn)(seed=u.seed, **u.kwargs)
+        with one_thread():
+            return resolve(u.fn)(seed=u.seed, **u.kwargs)
     except KeyboardInterrupt:
         raise
     except Exception as e:
