@@ -1,4 +1,4 @@
-"""``python -m mtrl_lib``: list the chapters, run one, build the book, or benchmark.
+"""``python -m mtrl_lib``: list the chapters, run one, build the book, audit a results store, or benchmark.
 
 Exit status: 0 success; 1 a chapter or the book build failed (named, with its cell and error);
 2 bad input (unknown chapter or parameter, wrong type, out of range, an unwritable --out or --store, an
@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
                             "(default: $DASK_SCHEDULER_ADDRESS if set, else in-process)")
         q.add_argument("--store", default=None,
                        help=f"results store folder (default: {DEFAULT_STORE}); finished units are reused")
+    v = sub.add_parser("verify", help="recompute a random sample of a results store's units and compare bytes")
+    v.add_argument("--store", default=None, type=Path,
+                   help="results store folder (default: published/paper-results, the published paper results)")
+    v.add_argument("--per-chapter", type=int, default=2, metavar="K", help="units sampled per chapter (default 2)")
+    v.add_argument("--seed", type=int, default=None, help="seed of the sample (default: random, and printed)")
+    v.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="prefer the cheapest units so that the estimated time fits; say what was skipped")
+    v.add_argument("--only", nargs="+", metavar="KEY", help="check these entries (store keys or file names)")
     bn = sub.add_parser("bench", help="measure the training round and the book rebuild (the Performance page)")
     bn.add_argument("--quick", action="store_true", help="small version (seconds to a minute or two)")
     bn.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -224,6 +232,16 @@ def cmd_book(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from . import verify
+
+    try:
+        return verify.run(args.store or verify.DEFAULT_STORE, args.per_chapter, args.seed, args.budget, args.only)
+    except KeyboardInterrupt:                  # verify writes nothing, so there is nothing to resume
+        print("\ninterrupted: verify (it writes nothing)", file=sys.stderr)
+        return 130
+
+
 def cmd_bench(args) -> int:
     import os
 
@@ -254,6 +272,8 @@ def main(argv=None) -> int:
             return cmd_run(args)
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "verify":
+            return cmd_verify(args)
         return cmd_book(args)
     except ValueError as e:  # ParameterError, validation, --out/--store/--scheduler errors: one clear line
         print(f"error: {e}", file=sys.stderr)
