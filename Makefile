@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # with an empty published/paper-results/), the quick profile's is a build product.
 STORE ?= $(if $(filter paper,$(PROFILE)),published/paper-results,_build/store)
 
-.PHONY: book test install browser-deps lint-deps lab bench clean
+.PHONY: book test install browser-deps lint-deps lab bench verify gpu-check clean
 
 $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml setup.py mtrl_lib/_normal.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -51,6 +51,12 @@ lab: install
 # Performance figures for the book's Performance page (a few minutes; QUICK=1 for a small version).
 bench: install
 	$(PY) -m mtrl_lib bench $(if $(QUICK),--quick,)
+
+# Audit the published paper results: recompute the 2 cheapest units per chapter here and compare bytes
+# (VERIFY_ARGS passes options, e.g. VERIFY_ARGS="--per-chapter 5 --seed 7").
+VERIFY_ARGS ?= --budget 600
+verify: install
+	$(PY) -m mtrl_lib verify $(VERIFY_ARGS)
 
 clean:
 	rm -rf _build book/chapters results .pytest_cache

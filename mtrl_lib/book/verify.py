@@ -182,24 +182,25 @@ def first_difference(a, b, path: str = "result") -> tuple[str, str] | None:
 
 
 def check(entry: Entry) -> tuple[str, str, float]:
-    """Recompute ``entry``'s unit here and compare: ``(word, detail, seconds)``."""
+    """Recompute ``entry``'s unit here and compare: ``(word, detail, seconds)``. An entry whose sha256 does not
+    match its text was edited or corrupted after it was written: ``differs`` unless its text is exactly the
+    recomputed one."""
     start = time.perf_counter()
     text = encode(call(entry.unit))
     seconds = time.perf_counter() - start
-    note = "" if entry.hash_ok else " (and the entry's sha256 does not match its text)"
+    hash_note = "" if entry.hash_ok else "the entry's sha256 does not match its text (edited or corrupted)"
     if text == entry.text:                 # right numbers; a run would still recompute it (its hash is off)
-        return "same", note.strip(" ()"), seconds
+        return "same", hash_note, seconds
     try:
-        stored = decode(entry.text)
+        found = first_difference(decode(entry.text), decode(text))
     except ValueError:
-        return "differs", "the stored result does not parse" + note, seconds
-    found = first_difference(stored, decode(text))
+        found = ("differs", "the stored result does not parse")
     if found is None:                      # equal values, other text (e.g. 1.0 against 1)
-        return "close", "equal values written differently" + note, seconds
+        found = ("close", "equal values written differently")
     word, detail = found
-    if note:
-        word = "differs"
-    return word, detail + note, seconds
+    if hash_note:
+        return "differs", f"{hash_note}; {detail}", seconds
+    return word, detail, seconds
 
 
 def select(entries: list[Entry], per_chapter: int, rng: random.Random, budget: float | None):
