@@ -1,5 +1,10 @@
 import sys
 
-from .book.cli import main
+try:
+    from .book.cli import main
 
-sys.exit(main())
+    code = main()
+except KeyboardInterrupt:   # Ctrl-C before the command installed its own handler (while it imports)
+    print("interrupted: python -m mtrl_lib, before it started any work", file=sys.stderr)
+    code = 130
+sys.exit(code)

@@ -168,12 +168,7 @@ def _on_interrupt(what: str, staging: list[Path]):
         try:
             import psutil
 
-            from multiprocessing import resource_tracker
-
-            # multiprocessing's resource tracker is left to exit on its own when we do (it cleans up after
-            # the workers); killed, it is relaunched, with a warning (executors._quiet_resource_tracker)
-            tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
-            kids = [k for k in psutil.Process().children(recursive=True) if k.pid != tracker]
+            kids = psutil.Process().children(recursive=True)   # kernels, --jobs workers, the cluster's helper
             for k in kids:
                 try:
                     k.kill()

@@ -24,7 +24,6 @@ import atexit
 import json
 import os
 import re
-import warnings
 from pathlib import Path
 
 from ..progress import progress_bar
@@ -79,38 +78,12 @@ def parse_scheduler(text: str) -> tuple[str, object]:
     return "address", addr
 
 
-def _quiet_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker (shared by this process and the workers it spawns) with its
-    stderr on /dev/null. When Ctrl-C ends the workers, the tracker prints ``KeyError: '/mp-...'`` tracebacks
-    for semaphores it saw registered but never released; they say nothing to the reader, who gets our one
-    line. Does nothing when the tracker already runs."""
-    from multiprocessing import resource_tracker
-
-    if getattr(resource_tracker._resource_tracker, "_fd", None) is not None:
-        return
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)                   # the tracker inherits fd 2 as its stderr
-        resource_tracker.ensure_running()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def start_local_cluster(n: int):
-    """A LocalCluster of ``n`` single-threaded worker processes (no dashboard). Returns the cluster."""
-    import dask
-    from distributed import LocalCluster
+    """A LocalCluster of ``n`` single-threaded worker processes (no dashboard), in a process of its own session
+    (:mod:`mtrl_lib.book.local_cluster`): ``scheduler_address`` and ``close()``."""
+    from .local_cluster import LocalClusterProcess
 
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")      # inherited by the worker processes
-    _quiet_resource_tracker()
-    with dask.config.set({"distributed.worker.daemon": False, "logging.distributed": "error"}), \
-            warnings.catch_warnings():
-        # another cluster on this machine holds the default HTTP port; ours moves to a free one, which is fine
-        warnings.filterwarnings("ignore", message="Port .* is already in use")
-        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                            silence_logs=50)
+    return LocalClusterProcess(n)
 
 
 def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> int:
@@ -194,11 +167,14 @@ class _Local:
 
 class Stored:
     """The store in front of an executor: load stored units, compute the rest, store each as it arrives.
-    Counts ``units_total`` and ``units_from_store`` and appends them to ``log`` (a JSON file) after each map."""
+    Counts ``units_total`` and ``units_from_store`` and writes them to ``log`` (a JSON file) after each map,
+    with a warning line for each damaged entry it found and recomputed (the command line prints them; with no
+    log they go to stderr)."""
 
     def __init__(self, inner, store: Store | None, log: Path | None = None):
         self.inner, self.store, self.log = inner, store, log
         self.units_total = self.units_from_store = 0
+        self.warnings: list[str] = []
 
     @property
     def name(self) -> str:
@@ -209,8 +185,11 @@ class Stored:
         keys = [unit_key(u) for u in units]
         out = [None] * len(units)
         if self.store is not None:
-            for i, k in enumerate(keys):
-                out[i] = self.store.get(k)
+            for i, (k, u) in enumerate(zip(keys, units)):
+                out[i], problem = self.store.load(k, u)
+                if problem:
+                    self._warn(f"warning: store entry {self.store.path(k)} {problem}; recomputing it "
+                               f"({u.fn.rpartition(':')[2]} seed={u.seed})")
         todo = [i for i, r in enumerate(out) if r is None]
         self.units_total += len(units)
         self.units_from_store += len(units) - len(todo)
@@ -224,11 +203,18 @@ class Stored:
         self._write_log()
         return out
 
+    def _warn(self, line: str) -> None:
+        self.warnings.append(line)
+        if self.log is None:
+            import sys
+
+            print(line, file=sys.stderr)
+
     def _write_log(self):
         if self.log is None:
             return
         rec = {"units_total": self.units_total, "units_from_store": self.units_from_store,
-               "executor": self.name}
+               "executor": self.name, "warnings": self.warnings}
         if isinstance(self.inner, Dask):
             rec["workers"] = self.inner.workers()
         self.log.write_text(json.dumps(rec, sort_keys=True) + "\n")

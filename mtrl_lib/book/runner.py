@@ -169,6 +169,8 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     (staging / f"{chapter.name}.json").write_text(json.dumps(glued, indent=2, sort_keys=True) + "\n")
     rec = record(chapter.name, profile, nb_params, wall, commit)
     units = json.loads(units_log.read_text()) if units_log.exists() else {}
+    for line in units.get("warnings", []):       # damaged store entries, recomputed: the reader should know
+        print(f"{chapter.name}: {line}", file=sys.stderr)
     rec["units_total"] = units.get("units_total", 0)
     rec["units_from_store"] = units.get("units_from_store", 0)
     rec["executor"] = ({"kind": "dask", "scheduler": scheduler, "workers": units.get("workers")} if scheduler

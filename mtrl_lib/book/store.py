@@ -185,15 +185,32 @@ class Store:
 
     def get(self, key: str):
         """The stored result, or None when the entry is missing, partial or corrupted."""
+        return self.load(key)[0]
+
+    def load(self, key: str, u: Unit | None = None) -> tuple[dict | None, str | None]:
+        """``(result, problem)``: the stored result and None; or None and None when there is no entry; or None
+        and a short description of what is wrong with the entry (not JSON, as a partial write or a truncation
+        leaves it; another format version; a result whose sha256 is not the recorded one; the entry of another
+        unit than ``u``). A damaged entry is never used: the caller recomputes it and overwrites it."""
         p = self.path(key)
         try:
-            entry = json.loads(p.read_text())
+            raw = p.read_bytes()
+        except FileNotFoundError:
+            return None, None
+        except OSError as e:
+            return None, f"cannot be read ({e.strerror or e})"
+        try:
+            entry = json.loads(raw)
             text = entry["result"]
-            if entry.get("format") != FORMAT or hashlib.sha256(text.encode()).hexdigest() != entry["sha256"]:
-                return None
-            return decode(text)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+            if entry.get("format") != FORMAT:
+                return None, f"is of format version {entry.get('format')!r} (this library reads {FORMAT})"
+            if hashlib.sha256(text.encode()).hexdigest() != entry["sha256"]:
+                return None, "does not match its sha256 (corrupted)"
+            if u is not None and (entry["fn"], entry["config"], entry["seed"]) != (u.fn, u.config, u.seed):
+                return None, "holds another unit than its key's (corrupted)"
+            return decode(text), None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None, "is not a whole store entry (truncated or corrupted)"
 
     def put(self, key: str, u: Unit, result: dict) -> None:
         text = encode(result)
