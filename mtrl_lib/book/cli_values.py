@@ -76,9 +76,20 @@ def resolve(chapter: Chapter, profile: str, overrides: dict):
                                  f"its parameters are: {', '.join(hints)}")
         values[name] = _coerce(name, value, hints[name])
     try:
-        return chapter.params_class(**values)
+        params = chapter.params_class(**values)
     except ValueError as e:
         raise ParameterError(str(e)) from None
+    check_seeds(params)
+    return params
+
+
+def check_seeds(params) -> None:
+    """Every chapter decides on 95% intervals over seeds, and an interval needs two of them: one seed would run
+    for minutes and then fail on an infinite interval, so it is refused here, before any unit runs. (Not in
+    ``ChapterParams``: a chapter's units build their ``Params`` with one seed each.)"""
+    if len(params.seeds) < 2:
+        raise ParameterError(f"seeds must hold at least 2 seeds (a 95% interval needs two), "
+                             f"got {list(params.seeds)}")
 
 
 def to_papermill(params) -> dict:

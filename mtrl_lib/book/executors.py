@@ -39,6 +39,10 @@ class SchedulerError(ValueError):
     """The scheduler cannot be used (one line; the command line exits 2)."""
 
 
+class SchedulerLost(RuntimeError):
+    """The scheduler went away while units ran (the chapter fails in one line; the store keeps what finished)."""
+
+
 def _identity() -> tuple[str, str]:
     """Run on each worker: the mtrl_lib version and science digest it would compute with."""
     from .. import __version__
@@ -146,6 +150,9 @@ class Dask:
         futures = self.client.map(call, units, key=keys, retries=3, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         for fut in as_completed(futures, loop=self.client.loop):
+            if fut.cancelled() or self.client.status in ("closing", "closed", "connecting"):
+                raise SchedulerLost(f"the Dask scheduler at {self.address} went away mid-chapter; the finished "
+                                    f"units are in the store, and rerunning the command resumes from them")
             yield index[fut.key], fut.result()
 
     def map(self, units, desc=None) -> list[dict]:

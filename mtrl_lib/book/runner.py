@@ -39,8 +39,9 @@ BUILD = ROOT / "_build"
 
 
 # The kernel's own log (its "running over TCP without encryption" warning on start, "KeyboardInterrupt caught"
-# on shutdown) goes to the terminal of `run` and `book` and says nothing to the reader: errors only.
-KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+# at ERROR level when papermill interrupts it after a failing cell) goes to the terminal of `run` and `book`
+# and says nothing to the reader, who gets the chapter's one line: critical messages only.
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 class ChapterFailed(RuntimeError):
@@ -101,7 +102,7 @@ def _failure_message(chapter: Chapter, err: Exception) -> str:
         index = err.cell_index - 1 if p is not None and err.cell_index > p else err.cell_index
         first = next((ln for ln in err.source.splitlines() if ln.strip()), "")
         return (f"chapter {chapter.name} failed in cell {index} of notebooks/{chapter.notebook.name} "
-                f"(starting `{first.strip()[:80]}`): {err.ename}: {err.evalue}")
+                f"(starting `{first.strip()[:80]}`): {err.ename}: {' '.join(str(err.evalue).split())}")
     return f"chapter {chapter.name} failed: {type(err).__name__}: {err}"
 
 

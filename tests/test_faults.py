@@ -1,0 +1,291 @@
+"""The fault matrix: each fault the book must survive, one test (or more) per row. A fault loses nothing that
+was finished and never leaves a wrong number in the book.
+
+| fault | test |
+|---|---|
+| an entry truncated, or a byte flipped | test_every_flipped_byte_and_every_truncation_is_detected, test_a_damaged_entry_is_recomputed_with_a_warning_naming_it, test_run_warns_about_a_damaged_entry_and_gives_the_same_bytes |
+| an entry of another format version | test_an_entry_of_another_format_is_recomputed |
+| two runs on one store at once | test_two_runs_on_one_store_finish_with_a_lone_runs_bytes |
+| a read-only or full disk | test_a_store_that_is_a_file_or_read_only_is_one_line_before_any_unit, test_a_disk_that_fills_mid_run_is_one_line_and_loses_nothing |
+| a Dask worker killed | tests/test_units.py::test_a_killed_worker_does_not_lose_the_sweep |
+| the scheduler killed | test_a_killed_scheduler_is_one_line_and_a_rerun_resumes |
+| Ctrl-C under local:N | tests/test_scale_cli.py::test_ctrl_c_ends_run_in_one_line_with_130_and_leaves_nothing |
+| one seed, to any chapter | test_one_seed_is_refused_by_every_chapter_before_any_unit |
+| a notebook cell that raises | tests/test_failures.py::test_failing_chapter_is_named_and_keeps_previous_book |
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mtrl_lib.book import executors, store
+from mtrl_lib.book.chapters import CHAPTERS, ROOT
+from mtrl_lib.units import call, unit
+
+CFG = dict(d=20, r=2, m=20, T=4, n1=10, n2=10, rounds=6, eta_a=10.0, eta_W=0.05, record_every=3)
+# chapter 2 at a small size (a few seconds of units)
+SMALL_C2 = ["-p", "d", "30", "-p", "m", "40", "-p", "rounds", "20", "-p", "rounds_quadratic", "20",
+            "-p", "record_every", "5", "-p", "T_values", "[1, 10]", "-p", "seeds", "[0, 1]"]
+
+
+def cli(*args, timeout=600, **kw):
+    return subprocess.run([sys.executable, "-m", "mtrl_lib", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, **kw)
+
+
+def small_units(n=3):
+    return [unit("mtrl_lib.train:trajectory_unit", s, **CFG) for s in range(n)]
+
+
+def one_line(err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def entries(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.json"))}
+
+
+# ------------------------------------------------------------------------------ damaged entries
+
+def test_every_flipped_byte_and_every_truncation_is_detected(tmp_path):
+    """Flip any one bit-0 of an entry's bytes, or cut the file anywhere: the entry is never used."""
+    s = store.Store(tmp_path)
+    u = small_units(1)[0]
+    key = store.unit_key(u)
+    s.put(key, u, call(u))
+    path, good = s.path(key), s.path(key).read_bytes()
+    result, problem = s.load(key, u)
+    assert problem is None and store.encode(result) == json.loads(good)["result"]
+    for i in range(len(good)):
+        path.write_bytes(good[:i] + bytes([good[i] ^ 1]) + good[i + 1:])
+        result, problem = s.load(key, u)
+        assert result is None and problem, f"a flipped byte at {i} of {len(good)} went unnoticed"
+    for n in range(0, len(good), 7):
+        path.write_bytes(good[:n])
+        assert s.load(key, u)[0] is None and "truncated" in s.load(key, u)[1]
+
+
+def test_a_damaged_entry_is_recomputed_with_a_warning_naming_it(tmp_path):
+    s = store.Store(tmp_path / "store")
+    us = small_units()
+    lone = executors.Stored(executors._Local(), s).map(us)
+    keys = [store.unit_key(u) for u in us]
+    s.path(keys[1]).write_bytes(s.path(keys[1]).read_bytes()[:100])                     # truncated
+    text = s.path(keys[2]).read_text()
+    s.path(keys[2]).write_text(text.replace('"seed":2', '"seed":3'))                     # another unit's
+    log = tmp_path / "units.json"
+    again = executors.Stored(executors._Local(), s, log)
+    assert [store.encode(r) for r in again.map(us)] == [store.encode(r) for r in lone]
+    assert again.units_from_store == 1
+    warned = json.loads(log.read_text())["warnings"]
+    assert len(warned) == 2 and str(s.path(keys[1])) in warned[0] and "truncated" in warned[0]
+    assert str(s.path(keys[2])) in warned[1] and "another unit" in warned[1]
+    assert all(s.load(k, u)[1] is None for k, u in zip(keys, us))                        # rewritten whole
+
+
+def test_an_entry_of_another_format_is_recomputed(tmp_path, capsys):
+    s = store.Store(tmp_path)
+    u = small_units(1)[0]
+    key = store.unit_key(u)
+    s.put(key, u, call(u))
+    entry = json.loads(s.path(key).read_text())
+    entry["format"] = store.FORMAT + 1
+    s.path(key).write_text(json.dumps(entry))
+    out = executors.Stored(executors._Local(), s).map([u])             # no log: the warning goes to stderr
+    assert store.encode(out[0]) == entry["result"]
+    assert f"is of format version {store.FORMAT + 1}" in capsys.readouterr().err
+    assert json.loads(s.path(key).read_text())["format"] == store.FORMAT
+
+
+@pytest.mark.slow
+def test_run_warns_about_a_damaged_entry_and_gives_the_same_bytes(tmp_path):
+    st = tmp_path / "store"
+    a = cli("run", "02_subspace_recovery", *SMALL_C2, "--out", str(tmp_path / "a"), "--store", str(st))
+    assert a.returncode == 0, a.stderr
+    victim = sorted(st.rglob("*.json"))[3]
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    victim.write_bytes(bytes(raw))
+    b = cli("run", "02_subspace_recovery", *SMALL_C2, "--out", str(tmp_path / "b"), "--store", str(st))
+    assert b.returncode == 0, b.stderr
+    warning = [ln for ln in b.stderr.splitlines() if "warning: store entry" in ln]
+    assert len(warning) == 1 and str(victim) in warning[0] and "recomputing" in warning[0]
+    name = "02_subspace_recovery.json"
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    prov = json.loads((tmp_path / "b" / "02_subspace_recovery.provenance.json").read_text())
+    assert prov["units_from_store"] == prov["units_total"] - 1
+
+
+# ------------------------------------------------------------------------------ concurrent runs
+
+@pytest.mark.slow
+def test_two_runs_on_one_store_finish_with_a_lone_runs_bytes(tmp_path):
+    lone = cli("run", "02_subspace_recovery", *SMALL_C2, "--out", str(tmp_path / "lone"), "--store",
+               str(tmp_path / "lone-store"))
+    assert lone.returncode == 0, lone.stderr
+    shared = tmp_path / "shared"
+    procs = [subprocess.Popen([sys.executable, "-m", "mtrl_lib", "run", "02_subspace_recovery", *SMALL_C2,
+                               "--out", str(tmp_path / f"out{k}"), "--store", str(shared)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (0, 1)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    name = "02_subspace_recovery.json"
+    expected = (tmp_path / "lone" / name).read_bytes()
+    assert all((tmp_path / f"out{k}" / name).read_bytes() == expected for k in (0, 1))
+    assert entries(shared) == entries(tmp_path / "lone-store")              # every entry whole, the same bytes
+    assert not list(shared.rglob(".tmp-*"))
+
+
+# ------------------------------------------------------------------------------ read-only or full disk
+
+def _mount_tmpfs(path: Path, options: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+def test_a_store_that_is_a_file_or_read_only_is_one_line_before_any_unit(tmp_path):
+    a_file = tmp_path / "store-file"
+    a_file.write_text("not a folder")
+    cases = [(a_file, "--store must be a folder that can be written")]
+    ro = tmp_path / "ro"
+    mounted = _mount_tmpfs(ro, "ro,size=1m")
+    if mounted:
+        cases.append((ro, "--store must be a folder that can be written"))
+    try:
+        for path, needle in cases:
+            out = cli("run", "02_subspace_recovery", *SMALL_C2, "--out", str(tmp_path / "out"), "--store", str(path))
+            assert out.returncode == 2 and needle in one_line(out.stderr), out.stderr
+            assert not (tmp_path / "out" / "02_subspace_recovery.json").exists()
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(ro)])
+    if not mounted:
+        pytest.skip("cannot mount a read-only tmpfs here (not root?); the store-is-a-file case passed")
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_mid_run_is_one_line_and_loses_nothing(tmp_path):
+    """A store on a 64 KiB tmpfs: the first units fit, a later one does not. One line, and every entry
+    already written is whole (a rerun on a roomy store with those entries uses them)."""
+    small = tmp_path / "small"
+    if not _mount_tmpfs(small, "size=64k"):
+        pytest.skip("cannot mount a tmpfs here (not root?)")
+    try:
+        params = [*SMALL_C2[:-3], "-p", "seeds", "[0, 1, 2, 3, 4, 5]"]
+        out = cli("run", "02_subspace_recovery", *params, "--out", str(tmp_path / "out"), "--store", str(small))
+        assert out.returncode == 1, out.stderr
+        line = one_line(out.stderr)
+        assert "chapter 02_subspace_recovery failed in cell" in line and "No space left on device" in line
+        kept = dict(entries(small))
+        assert kept and not list(small.rglob(".tmp-*"))
+        roomy = tmp_path / "roomy"
+        shutil.copytree(small, roomy)
+    finally:
+        subprocess.run(["umount", str(small)])
+    s = store.Store(roomy)
+    assert all(s.get(Path(k).stem) is not None for k in kept)                             # every one whole
+    again = cli("run", "02_subspace_recovery", *params, "--out", str(tmp_path / "out"), "--store", str(roomy))
+    assert again.returncode == 0, again.stderr
+    prov = json.loads((tmp_path / "out" / "02_subspace_recovery.provenance.json").read_text())
+    assert prov["units_from_store"] == len(kept)
+
+
+# ------------------------------------------------------------------------------ the scheduler killed
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cluster(port: int):
+    """A Dask scheduler and a 2-process worker on ``port``, in their own sessions: ``(scheduler, worker)``."""
+    dask = str(Path(sys.executable).with_name("dask"))
+    sched = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    work = subprocess.Popen([dask, "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "2", "--nthreads", "1",
+                             "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 90
+    while True:                                    # up, with both workers
+        try:
+            if executors.check_scheduler(f"tcp://127.0.0.1:{port}", timeout=2) == 2:
+                return sched, work
+        except executors.SchedulerError:
+            pass
+        if time.time() > deadline:
+            _end(sched, work)
+            raise RuntimeError("the test's Dask cluster did not start")
+        time.sleep(0.5)
+
+
+def _end(*procs):
+    import psutil
+
+    for p in procs:
+        for k in [*psutil.Process(p.pid).children(recursive=True), p] if p.poll() is None else []:
+            try:
+                k.kill()
+            except psutil.Error:
+                pass
+        p.wait()
+
+
+@pytest.mark.slow
+def test_a_killed_scheduler_is_one_line_and_a_rerun_resumes(tmp_path):
+    params = [*SMALL_C2[:-3], "-p", "seeds", "[0, 1, 2, 3]", "-p", "rounds", "200", "-p", "rounds_quadratic", "200"]
+    st = tmp_path / "store"
+    port = _free_port()
+    sched, work = _cluster(port)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "mtrl_lib", "run", "02_subspace_recovery", *params,
+                                 "--out", str(tmp_path / "a"), "--store", str(st), "--scheduler",
+                                 f"tcp://127.0.0.1:{port}"], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 180
+        while time.time() < deadline and not list(st.rglob("*.json")):
+            time.sleep(0.2)
+        sched.kill()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        _end(sched, work)
+    assert proc.returncode == 1
+    line = one_line(err)
+    assert "SchedulerLost: the Dask scheduler" in line and "rerunning the command resumes" in line
+    stored = len(list(st.rglob("*.json")))
+    assert stored >= 1
+    port = _free_port()
+    sched, work = _cluster(port)
+    try:
+        again = cli("run", "02_subspace_recovery", *params, "--out", str(tmp_path / "b"), "--store", str(st),
+                    "--scheduler", f"tcp://127.0.0.1:{port}")
+    finally:
+        _end(sched, work)
+    assert again.returncode == 0, again.stderr
+    prov = json.loads((tmp_path / "b" / "02_subspace_recovery.provenance.json").read_text())
+    assert prov["units_from_store"] >= stored and prov["units_total"] == 2 * 2 * 4
+    lone = cli("run", "02_subspace_recovery", *params, "--out", str(tmp_path / "c"))
+    name = "02_subspace_recovery.json"
+    assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
+
+
+# ------------------------------------------------------------------------------ one seed
+
+@pytest.mark.parametrize("seeds", ["2", "[2]"])
+@pytest.mark.parametrize("chapter", [c.name for c in CHAPTERS])
+def test_one_seed_is_refused_by_every_chapter_before_any_unit(chapter, seeds, tmp_path):
+    start = time.perf_counter()
+    out = cli("run", chapter, "-p", "seeds", seeds, "--out", str(tmp_path), "--store", str(tmp_path / "store"))
+    assert out.returncode == 2
+    assert "seeds must hold at least 2 seeds" in one_line(out.stderr) and "[2]" in out.stderr
+    assert not (tmp_path / "store").exists() or not list((tmp_path / "store").rglob("*.json"))
+    assert time.perf_counter() - start < 60
