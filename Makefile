@@ -58,5 +58,10 @@ VERIFY_ARGS ?= --budget 600
 verify: install
 	$(PY) -m mtrl_lib verify $(VERIFY_ARGS)
 
+# On a GPU machine: the bench on cuda, chapter 4 at paper scale on cuda, and its numbers against the published
+# CPU results, in one JSON file (_build/gpu-check.json; about 8 minutes). Without a GPU: one line, exit 0.
+gpu-check: install
+	$(PY) -m mtrl_lib.book.gpu_check
+
 clean:
 	rm -rf _build book/chapters results .pytest_cache
