@@ -6,11 +6,10 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 JOBS ?= 1
 PYTEST_ARGS ?=
-# The results store: the paper profile's is published with the project (regenerate: make book PROFILE=paper
-# with an empty published/paper-results/), the quick profile's is a build product.
-STORE ?= $(if $(filter paper,$(PROFILE)),published/paper-results,_build/store)
+# The results store: _build/store (a build product). The paper profile also reads the published results
+# (published/paper-results/) and never writes them: `make publish` is the explicit step that does.
 
-.PHONY: book test install browser-deps lint-deps lab bench verify gpu-check clean
+.PHONY: book publish test install browser-deps lint-deps lab bench verify gpu-check clean
 
 $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml setup.py mtrl_lib/_normal.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,7 +21,12 @@ $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml setup.
 install: $(VENV)/.installed
 
 book: install
-	$(PY) -m mtrl_lib book --profile $(PROFILE) --jobs $(JOBS) --store $(STORE)
+	$(PY) -m mtrl_lib book --profile $(PROFILE) --jobs $(JOBS)
+
+# Publish the paper profile: compute the units missing from published/paper-results/ into it (SCHEDULER=local:2
+# runs them on two worker processes), build the paper book, and rewrite published/paper-scale.json.
+publish: install
+	$(PY) -m mtrl_lib book --profile paper --jobs $(JOBS) --publish $(if $(SCHEDULER),--scheduler $(SCHEDULER),)
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 browser-deps:

@@ -130,3 +130,48 @@ def test_the_published_paper_build_read_every_unit_from_the_store():
     for name, rec in data["chapters"].items():
         assert rec["units_total"] > 0 and rec["units_from_store"] == rec["units_total"], name
         assert rec["computed"]["units_computed"] > 0, name
+
+
+def _tracked_status() -> str:
+    import subprocess
+
+    from mtrl_lib.book.chapters import ROOT
+
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "published"], cwd=ROOT,
+                          capture_output=True, text=True).stdout
+
+
+@pytest.mark.slow
+def test_the_paper_profile_reads_the_published_store_by_default_and_writes_nothing_tracked(tmp_path):
+    """`run --profile paper` with no --store: every unit from published/paper-results, none computed, and
+    published/ untouched (the command line and `make book PROFILE=paper` alike)."""
+    import subprocess
+    import sys
+
+    from mtrl_lib.book.chapters import ROOT
+
+    before = _tracked_status()
+    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", "04_single_task", "--profile", "paper",
+                          "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    prov = json.loads((tmp_path / "04_single_task.provenance.json").read_text())
+    assert prov["units_total"] == prov["units_from_store"] > 0
+    assert prov["store_read_also"] == [str(ROOT / "published" / "paper-results")]
+    assert _tracked_status() == before
+    glued = json.loads((tmp_path / "04_single_task.json").read_text())
+    assert glued == ps.load()["chapters"]["04_single_task"]["glued"]      # the published values, recomputed
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "04_single_task", "--publish"], "--publish publishes paper-profile results only"),
+    (["book", "--profile", "paper", "--publish", "--store", "x"], "--publish writes published/paper-results"),
+])
+def test_publish_is_paper_only_and_writes_the_published_store(args, needle):
+    import subprocess
+    import sys
+
+    from mtrl_lib.book.chapters import ROOT
+
+    out = subprocess.run([sys.executable, "-m", "mtrl_lib", *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and needle in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr

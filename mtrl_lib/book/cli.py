@@ -15,6 +15,7 @@ from pathlib import Path
 from .chapters import CHAPTERS, PROFILES, ROOT, get_chapter
 
 DEFAULT_STORE = "_build/store"
+PUBLISHED_STORE = "published/paper-results"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="run the units on Dask: tcp://HOST:PORT, or local:N for a LocalCluster of N workers "
                             "(default: $DASK_SCHEDULER_ADDRESS if set, else in-process)")
         q.add_argument("--store", default=None,
-                       help=f"results store folder (default: {DEFAULT_STORE}); finished units are reused")
+                       help=f"results store folder (default: {DEFAULT_STORE}); finished units are reused. "
+                            f"The paper profile also reads the published {PUBLISHED_STORE} (never writing it "
+                            f"unless --publish)")
+        q.add_argument("--publish", action="store_true",
+                       help=f"paper profile only: write new units into {PUBLISHED_STORE} and (book) rewrite "
+                            f"published/paper-scale.json; a plain build changes no tracked file")
     v = sub.add_parser("verify", help="recompute a random sample of a results store's units and compare bytes")
     v.add_argument("--store", default=None, type=Path,
                    help="results store folder (default: published/paper-results, the published paper results)")
@@ -95,7 +101,14 @@ class _Execution:
         from .store import Store
 
         spec = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
-        self.store = Path(args.store or ROOT / DEFAULT_STORE)
+        if args.publish and args.profile != "paper":
+            raise ValueError(f"--publish publishes paper-profile results only, got --profile {args.profile}")
+        if args.publish and args.store:
+            raise ValueError(f"--publish writes {PUBLISHED_STORE}; leave out --store {args.store}")
+        published = ROOT / PUBLISHED_STORE
+        self.store = published if args.publish else Path(args.store or ROOT / DEFAULT_STORE)
+        # the paper profile reads the published results first-hand, unless the reader names a store of their own
+        self.read_also = (published,) if args.profile == "paper" and not args.store and not args.publish else ()
         Store(self.store).check_writable()
         self.cluster, self.address = None, None
         if spec:
@@ -135,7 +148,7 @@ def cmd_run(args) -> int:
     with _Execution(args) as ex:
         try:
             glued = execute(chapter, params, out, args.profile, progress=sys.stderr.isatty(),
-                            scheduler=ex.address, store=ex.store)
+                            scheduler=ex.address, store=ex.store, read_also=ex.read_also)
         except KeyboardInterrupt:
             raise _Interrupted(f"chapter {chapter.name}") from None
         except ChapterFailed as e:
@@ -204,7 +217,8 @@ def cmd_book(args) -> int:
     start = time.perf_counter()
     with _Execution(args) as ex, book_lock(BUILD / ".book.lock"):  # one book build at a time in this tree
         try:
-            outcomes = execute_all(args.profile, args.jobs, scheduler=ex.address, store=ex.store)
+            outcomes = execute_all(args.profile, args.jobs, scheduler=ex.address, store=ex.store,
+                                   read_also=ex.read_also)
         except KeyboardInterrupt:
             raise _Interrupted("the book build") from None
         failed = [o for o in outcomes if o.status == "failed"]
@@ -212,7 +226,7 @@ def cmd_book(args) -> int:
             print(f"{len(failed)} chapter(s) failed; the book was not rebuilt and _build/html is unchanged.",
                   file=sys.stderr)
             return 1
-        if args.profile == "paper":
+        if args.publish:                   # an explicit step: a plain build changes no tracked file
             from .paper_scale import publish
 
             print(f"paper-scale results: {publish(EXECUTED).relative_to(ROOT)}", file=sys.stderr)

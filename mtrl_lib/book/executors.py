@@ -31,6 +31,7 @@ from ..units import InProcess, Unit, call
 from .store import Store, normalise, science_digest, unit_key
 
 ENV_SCHEDULER, ENV_STORE, ENV_LOG = "MTRL_SCHEDULER", "MTRL_STORE", "MTRL_UNITS_LOG"
+ENV_STORE_READ = "MTRL_STORE_READ"      # stores read after MTRL_STORE, never written (os.pathsep-separated)
 ENV_DIGEST = "MTRL_SCIENCE_DIGEST"
 CONNECT_TIMEOUT_S = 5
 
@@ -243,4 +244,5 @@ def from_environment():
     if not (address or store or log):
         return InProcess()
     inner = Dask(address) if address else _Local()
-    return Stored(inner, Store(store) if store else None, Path(log) if log else None)
+    read_also = [r for r in os.environ.get(ENV_STORE_READ, "").split(os.pathsep) if r]
+    return Stored(inner, Store(store, read_also) if store else None, Path(log) if log else None)

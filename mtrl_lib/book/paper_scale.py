@@ -1,8 +1,10 @@
 """The paper profile's headline results, published with the project and shown in every build of the book.
 
-A ``paper`` build (``make book PROFILE=paper``) executes every chapter at full scale from the published results
-store (``published/paper-results/``). After its chapters succeed, :func:`publish` writes what they glued,
-with their provenance, to ``published/paper-scale.json``. Every book build, quick or paper, then renders
+A ``paper`` build (``make book PROFILE=paper``) executes every chapter at full scale, reading the published
+results store (``published/paper-results/``) and changing no tracked file. Publishing is the explicit step
+``make publish`` (``book --profile paper --publish``): it writes new units into that store and, after its
+chapters succeed, :func:`publish` writes what they glued, with their provenance, to
+``published/paper-scale.json``. Every book build, quick or paper, then renders
 ``book/_generated/paper_scale.md`` from that file (:func:`write_page`): the intro's claims tables with the
 paper-scale values in place of the quick ones, and chapter 2's error table over the number of tasks with its
 confidence intervals. So the quick book shows the paper's scale without computing anything, and offline.
@@ -23,7 +25,7 @@ from .glue import read_glued
 PUBLISHED = ROOT / "published" / "paper-scale.json"
 PAGE = ROOT / "book" / "_generated" / "paper_scale.md"
 INTRO = ROOT / "book" / "intro.md"
-REGENERATE = "make book PROFILE=paper"
+REGENERATE = "make publish"
 GLUE_REF = re.compile(r"\{glue:text\}`chapters/(\w+)\.ipynb::(\w+):([^`]*)`")
 
 
@@ -140,7 +142,7 @@ def tasks_table(data: dict) -> list[str]:
 
 def render(data: dict | None, intro: str) -> str:
     if data is None:
-        return ("The paper profile has not been published yet: `make book PROFILE=paper` computes it into "
+        return ("The paper profile has not been published yet: `make publish` computes it into "
                 "`published/paper-results/` and writes `published/paper-scale.json`.\n")
     missing = [c.name for c in CHAPTERS if c.name not in data["chapters"]]
     from .store import science_digest
@@ -149,7 +151,7 @@ def render(data: dict | None, intro: str) -> str:
     if data["science_digest"] != science_digest():
         lines += ["```{warning}",
                   "The library's science code has changed since these results were computed. They stand for "
-                  "the code of the commit named below; `make book PROFILE=paper` recomputes the units whose "
+                  "the code of the commit named below; `make publish` recomputes the units whose "
                   "source changed.", "```", ""]
     chs = data["chapters"]
     commits = sorted({c["git_commit"] for c in chs.values()})

@@ -107,17 +107,18 @@ def _failure_message(chapter: Chapter, err: Exception) -> str:
 
 
 def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", progress: bool = False,
-            threads: int | None = None, scheduler: str | None = None, store: Path | None = None) -> dict:
+            threads: int | None = None, scheduler: str | None = None, store: Path | None = None,
+            read_also: tuple = ()) -> dict:
     """Execute ``chapter`` with validated ``params`` (its ``Params``) into ``out_dir``; return the glued values.
 
     ``scheduler``: a Dask scheduler address for the chapter's units (None: in-process); ``store``: the results
-    store folder (None: no store). Both reach the kernel through the environment
+    store folder (None: no store), ``read_also``: stores read after it and never written. They reach the kernel through the environment
     (:func:`mtrl_lib.book.executors.from_environment`), and the provenance record gets ``units_total``,
     ``units_from_store`` and the executor. Raises :class:`ChapterFailed` (previous results in ``out_dir``
     untouched) if the notebook raises; on Ctrl-C the staging files are removed and KeyboardInterrupt goes on."""
     import papermill as pm
 
-    from .executors import ENV_DIGEST, ENV_LOG, ENV_SCHEDULER, ENV_STORE
+    from .executors import ENV_DIGEST, ENV_LOG, ENV_SCHEDULER, ENV_STORE, ENV_STORE_READ
     from .store import science_digest
 
     out_dir = Path(out_dir)
@@ -128,6 +129,7 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     units_log.unlink(missing_ok=True)
     env = {"MTRL_STATIC": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", ENV_LOG: str(units_log.resolve()),
            ENV_SCHEDULER: scheduler or "", ENV_STORE: str(Path(store).resolve()) if store else "",
+           ENV_STORE_READ: os.pathsep.join(str(Path(r).resolve()) for r in read_also),
            # the kernel must compute (and key the store) with this checkout's science source
            ENV_DIGEST: science_digest(),
            # ipykernel's "running over TCP without encryption" and debugger notices are not the reader's concern
@@ -177,6 +179,7 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     rec["executor"] = ({"kind": "dask", "scheduler": scheduler, "workers": units.get("workers")} if scheduler
                        else {"kind": "in-process"})
     rec["store"] = str(store) if store else None
+    rec["store_read_also"] = [str(r) for r in read_also]
     units_log.unlink(missing_ok=True)
     (staging / f"{chapter.name}.provenance.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
     for suffix in (".ipynb", ".json", ".provenance.json"):
@@ -229,7 +232,7 @@ def _up_to_date(name: str, profile: str) -> tuple[bool, str]:
 
 
 def _execute_for_book(name: str, profile: str, threads: int, scheduler: str | None = None,
-                      store: Path | None = None) -> Outcome:
+                      store: Path | None = None, read_also: tuple = ()) -> Outcome:
     """Worker for one chapter of ``book`` (runs in its own process when ``--jobs`` > 1)."""
     from .chapters import get_chapter
 
@@ -241,7 +244,8 @@ def _execute_for_book(name: str, profile: str, threads: int, scheduler: str | No
     key_file = EXECUTED / ".cache" / f"{name}.key"
     start = time.perf_counter()
     try:
-        execute(chapter, params, EXECUTED, profile, threads=threads, scheduler=scheduler, store=store)
+        execute(chapter, params, EXECUTED, profile, threads=threads, scheduler=scheduler, store=store,
+                read_also=read_also)
     except ChapterFailed as e:
         return Outcome(name, "failed", time.perf_counter() - start, str(e))
     # Written after the results are in place: a crash in between costs a re-run, never a stale skip.
@@ -250,7 +254,8 @@ def _execute_for_book(name: str, profile: str, threads: int, scheduler: str | No
 
 
 def execute_all(profile: str = "quick", jobs: int = 1, chapters: tuple[Chapter, ...] = CHAPTERS,
-                log=print, scheduler: str | None = None, store: Path | None = None) -> list[Outcome]:
+                log=print, scheduler: str | None = None, store: Path | None = None,
+                read_also: tuple = ()) -> list[Outcome]:
     """Execute (or skip, when unchanged) every chapter; ``jobs`` chapters at a time, each in its own kernel.
     A tqdm bar on stderr shows chapter i of N, the elapsed time and an estimate of the rest."""
     from tqdm import tqdm
@@ -275,11 +280,12 @@ def execute_all(profile: str = "quick", jobs: int = 1, chapters: tuple[Chapter, 
     if jobs == 1:
         for n in names:
             bar.set_postfix_str(f"running {n}")
-            done(_execute_for_book(n, profile, threads, scheduler, store))
+            done(_execute_for_book(n, profile, threads, scheduler, store, read_also))
     else:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint) as pool:
             bar.set_postfix_str(f"running {jobs} at a time")
-            futures = [pool.submit(_execute_for_book, n, profile, threads, scheduler, store) for n in names]
+            futures = [pool.submit(_execute_for_book, n, profile, threads, scheduler, store, read_also)
+                       for n in names]
             for f in futures:
                 done(f.result())
     bar.set_postfix_str("")

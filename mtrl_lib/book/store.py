@@ -165,10 +165,12 @@ def normalise(result: dict) -> dict:
 
 
 class Store:
-    """A folder of unit results, ``root/ab/abcdef....json``."""
+    """A folder of unit results, ``root/ab/abcdef....json``; ``read_also``: stores read after this one and never
+    written (the paper profile reads the published results and writes new units to a local store)."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, read_also=()):
         self.root = Path(root)
+        self.read_also = tuple(Store(r) for r in read_also if Path(r).resolve() != self.root.resolve())
 
     def check_writable(self) -> None:
         """Raise ValueError (one line) unless the store folder can be created and written."""
@@ -191,7 +193,17 @@ class Store:
         """``(result, problem)``: the stored result and None; or None and None when there is no entry; or None
         and a short description of what is wrong with the entry (not JSON, as a partial write or a truncation
         leaves it; another format version; a result whose sha256 is not the recorded one; the entry of another
-        unit than ``u``). A damaged entry is never used: the caller recomputes it and overwrites it."""
+        unit than ``u``). A damaged entry is never used: the caller recomputes it and overwrites it. An entry
+        missing or damaged here is looked for in the ``read_also`` stores."""
+        result, problem = self._load_here(key, u)
+        for other in self.read_also if result is None else ():
+            found, other_problem = other._load_here(key, u)
+            if found is not None:
+                return found, None
+            problem = problem or other_problem
+        return result, problem
+
+    def _load_here(self, key: str, u: Unit | None) -> tuple[dict | None, str | None]:
         p = self.path(key)
         try:
             raw = p.read_bytes()
