@@ -30,3 +30,25 @@ def built_book():
                          timeout=1200)
     assert out.returncode == 0, out.stdout + out.stderr
     return out
+
+
+# chapter 2 at a small size (a few seconds of units), shared by the command-line and fault tests
+SMALL_C2 = ["-p", "d", "30", "-p", "m", "40", "-p", "rounds", "20", "-p", "rounds_quadratic", "20",
+            "-p", "record_every", "5", "-p", "T_values", "[1, 10]", "-p", "seeds", "[0, 1]"]
+
+
+@pytest.fixture(scope="session")
+def small_c2_lone(tmp_path_factory):
+    """One lone in-process run of chapter 2 at SMALL_C2 with a fresh store, computed once per session:
+    ``(out_dir, store_dir)``. Tests copy the store before changing it."""
+    import subprocess
+    import sys
+
+    from mtrl_lib.book.chapters import ROOT
+
+    root = tmp_path_factory.mktemp("small-c2-lone")
+    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", "02_subspace_recovery", *SMALL_C2, "--out",
+                          str(root / "out"), "--store", str(root / "store")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return root / "out", root / "store"

@@ -9,9 +9,7 @@ import pytest
 
 from mtrl_lib.book.chapters import ROOT
 
-# chapter 2 at a small size (a few seconds of units)
-SMALL_C2 = ["-p", "d", "30", "-p", "m", "40", "-p", "rounds", "20", "-p", "rounds_quadratic", "20",
-            "-p", "record_every", "5", "-p", "T_values", "[1, 10]", "-p", "seeds", "[0, 1]"]
+from conftest import SMALL_C2
 
 
 def cli(*args, timeout=600):
@@ -54,11 +52,13 @@ def test_book_checks_the_scheduler_before_executing(tmp_path):
 
 
 @pytest.mark.slow
-def test_rerun_reuses_the_store_and_local_cluster_gives_the_same_bytes(tmp_path):
+def test_rerun_reuses_the_store_and_local_cluster_gives_the_same_bytes(tmp_path, small_c2_lone):
+    import shutil
+
+    lone_out, lone_store = small_c2_lone
     store = tmp_path / "store"
-    a = cli("run", "02_subspace_recovery", *SMALL_C2, "--out", str(tmp_path / "a"), "--store", str(store))
-    assert a.returncode == 0, a.stderr
-    pa = json.loads((tmp_path / "a" / "02_subspace_recovery.provenance.json").read_text())
+    shutil.copytree(lone_store, store)
+    pa = json.loads((lone_out / "02_subspace_recovery.provenance.json").read_text())
     assert pa["units_total"] > 0 and pa["units_from_store"] == 0 and pa["executor"] == {"kind": "in-process"}
     b = cli("run", "02_subspace_recovery", *SMALL_C2, "--out", str(tmp_path / "b"), "--store", str(store))
     pb = json.loads((tmp_path / "b" / "02_subspace_recovery.provenance.json").read_text())
@@ -68,7 +68,9 @@ def test_rerun_reuses_the_store_and_local_cluster_gives_the_same_bytes(tmp_path)
     assert c.returncode == 0, c.stderr
     pc = json.loads((tmp_path / "c" / "02_subspace_recovery.provenance.json").read_text())
     assert pc["executor"]["kind"] == "dask" and pc["executor"]["workers"] == 2 and pc["units_from_store"] == 0
-    data = [(tmp_path / x / "02_subspace_recovery.json").read_bytes() for x in "abc"]
+    data = [d.read_bytes() for d in (lone_out / "02_subspace_recovery.json",
+                                      tmp_path / "b" / "02_subspace_recovery.json",
+                                      tmp_path / "c" / "02_subspace_recovery.json")]
     assert data[0] == data[1] == data[2]
 
 
