@@ -293,3 +293,19 @@ def test_one_seed_is_refused_by_every_chapter_before_any_unit(chapter, seeds, tm
     err = capsys.readouterr().err
     assert code == 2 and "seeds must hold at least 2 seeds" in one_line(err) and "[2]" in err
     assert not (tmp_path / "store").exists() or not list((tmp_path / "store").rglob("*.json"))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_in_jupyter_one_seed_is_refused_where_the_notebook_builds_its_params(chapter):
+    """A reader's own kernel has no command line to check for it: the cell that builds Params checks too,
+    before any cell runs a unit."""
+    import nbformat
+
+    from mtrl_lib.book.cli_values import check_seeds
+
+    nb = nbformat.read(chapter.notebook, as_version=4)
+    cell = next(i for i, c in enumerate(nb.cells) if "Params.from_namespace(globals())" in c.source)
+    assert "check_seeds(params)" in nb.cells[cell].source
+    assert not any("run(" in c.source for c in nb.cells[:cell] if c.cell_type == "code")
+    with pytest.raises(ValueError, match=r"at least 2 seeds .* got \[2\]"):     # some chapters' Params refuse it
+        check_seeds(chapter.params_class(**{**chapter.defaults(), "seeds": (2,)}))
