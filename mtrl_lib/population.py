@@ -79,6 +79,8 @@ What is computed here:
   coordinates, Gauss-Legendre between the kinks of the integrand), an independent check;
 * :func:`population`: the reduced iteration (p6)-(p8) with the metrics from (p10), from the draws of a
   :class:`~mtrl_lib.train.TrainConfig` (same M, tasks, initial W and heads as :func:`mtrl_lib.train.train`);
+* :func:`head_grad`, :func:`feature_grad`: the population gradients m grad_{a_t} L_t and m grad_W L of the
+  round (p3)-(p4) on a full W, from either set of moments;
 * :func:`full_population`: the same population round on the full m x d matrix W with the expectations from the
   quadrature and the metrics of :mod:`mtrl_lib.metrics` (for tests at small d);
 * :func:`population_unit`: a unit of :mod:`mtrl_lib.units` (the recorded trajectory), as
@@ -301,36 +303,53 @@ def population(cfg: TrainConfig, *, M: torch.Tensor | None = None, tasks: Tasks 
     return PopulationResult(cfg, M, tasks, Z, s, A, P, history)
 
 
-def full_population(cfg: TrainConfig) -> tuple[dict, torch.Tensor, torch.Tensor]:
-    """The same population round on the full ``W: (m, d)`` (float64), with the expectations of (p3), (p4)
-    from the 2-d quadrature (not the closed forms) and the metrics of :mod:`mtrl_lib.metrics` (the
-    definitions, SVD): the independent check of the reduction. Cost ~ m T d per round: small d only.
-    Returns ``(history, W, A)``."""
+def head_grad(W: torch.Tensor, U: torch.Tensor, kappa: float, relu=None) -> torch.Tensor:
+    """m grad_{a_t} L_t of the population correlation loss, ``(T, m)``: -E[y relu(W x)] per task, by (p1)
+    (or by ``relu``, e.g. :func:`relu_moment_quadrature`). ``W: (m, d)``, ``U: (T, d)``."""
+    return -_moment(relu or relu_moment, W, U, kappa).T
+
+
+def feature_grad(W: torch.Tensor, A: torch.Tensor, U: torch.Tensor, kappa: float, gate=None) -> torch.Tensor:
+    """m grad_W (1/T) sum_t L_t of the population correlation loss, ``(m, d)``:
+    -(1/T) sum_t a_tk E[y 1[w_k^T x > 0] x], by (p2) (or by ``gate``). ``A: (T, m)``."""
+    G = _moment(gate or gate_moment, W, U, kappa)                       # (m, T, d)
+    return -torch.einsum("tk,ktd->kd", A, G) / U.shape[0]
+
+
+def _moment(fn, W, U, kappa):
+    """Call a moment in torch or, for the quadrature (NumPy), through NumPy and back."""
+    if fn in (relu_moment_quadrature, gate_moment_quadrature):
+        return torch.from_numpy(fn(W.numpy(), U.numpy(), kappa))
+    return fn(W, U, kappa)
+
+
+def full_population(cfg: TrainConfig, moments: str = "quadrature") -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """The population round (p3)-(p5) on the full ``W: (m, d)`` (float64), with the expectations from the 2-d
+    quadrature (``moments="quadrature"``, not the closed forms; or ``"closed"``) and the metrics of
+    :mod:`mtrl_lib.metrics` (the definitions, by SVD): the independent check of the reduction. Cost about
+    m T d quadratures per round: small d only. Returns ``(history, W, A)``."""
     check_supported(cfg)
+    relu, gate = ((relu_moment_quadrature, gate_moment_quadrature) if moments == "quadrature"
+                  else (relu_moment, gate_moment))
     M, tasks, W, A = _draws(cfg, None, None, None)
-    U = (tasks.params.double() @ M.T).numpy()                      # (T, d) the unit u_t
-    U_head = np.roll(U, -1, 0) if cfg.control == "swapped_heads" else U
+    U = tasks.params.double() @ M.T                                  # (T, d) the unit u_t
+    U_head = U.roll(-1, 0) if cfg.control == "swapped_heads" else U
     kappa = label_factor(cfg)
-    Wn, An = W.numpy().copy(), A.numpy().copy()
     hist = {"round": [0], "subspace_error": [subspace_error(W, M)], "energy": [energy(W, M)],
             "loss": [float("nan")]}
     for k in range(cfg.rounds):
-        if cfg.head_mode == "adapted":       # a_t <- a_t + eta_a E[y phi]  (m grad_a = -E[y phi])
-            An = An + cfg.eta_a * relu_moment_quadrature(Wn, U_head, kappa).T
-        loss = -float((An * relu_moment_quadrature(Wn, U, kappa).T).sum()) / (cfg.T * cfg.m)
-        # m grad_W = -(1/T) sum_t a_tk E[y 1[w_k x > 0] x]
-        gW = -np.einsum("tk,ktd->kd", An, gate_moment_quadrature(Wn, U, kappa)) / cfg.T
-        Wn = Wn - cfg.eta_W * (gW + cfg.weight_decay * Wn)
-        if cfg.renorm:
-            Wn = Wn / np.maximum(np.linalg.norm(Wn, axis=1, keepdims=True), 1e-12)
+        if cfg.head_mode == "adapted":                                      # (p3)
+            A = A - cfg.eta_a * head_grad(W, U_head, kappa, relu)
+        loss = float((A * head_grad(W, U, kappa, relu)).sum()) / (cfg.T * cfg.m)
+        W = W - cfg.eta_W * (feature_grad(W, A, U, kappa, gate) + cfg.weight_decay * W)   # (p4)
+        if cfg.renorm:                                                      # (p5)
+            W = W / W.norm(dim=1, keepdim=True).clamp_min(1e-12)
         if (k + 1) % cfg.record_every == 0 or k + 1 == cfg.rounds:
-            Wt = torch.from_numpy(Wn)
             hist["round"].append(k + 1)
-            hist["subspace_error"].append(subspace_error(Wt, M))
-            hist["energy"].append(energy(Wt, M))
+            hist["subspace_error"].append(subspace_error(W, M))
+            hist["energy"].append(energy(W, M))
             hist["loss"].append(loss)
-    return ({key: np.asarray(v, dtype=float) for key, v in hist.items()}, torch.from_numpy(Wn),
-            torch.from_numpy(An))
+    return {key: np.asarray(v, dtype=float) for key, v in hist.items()}, W, A
 
 
 def population_unit(seed: int, **config) -> dict:
