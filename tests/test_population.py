@@ -15,11 +15,12 @@ MC = 10**6
 
 
 def _pairs(d=5, seed=0):
-    """Rows W (3, d) of assorted norms and unit U (3, d): generic, parallel, antiparallel and orthogonal pairs
-    (the kinks of the angular integrals coincide in the last three)."""
+    """Rows W (3, d) of assorted norms and unit U (3, d): pairs (k, t) orthogonal (0, 0), parallel (1, 1),
+    antiparallel (2, 2) (kinks of the angular integrals coincide) and generic (the others)."""
     rng = np.random.default_rng(seed)
     W = rng.normal(size=(3, d)) * np.array([[0.5], [1.0], [2.0]])
     U = rng.normal(size=(3, d))
+    U[0] -= (U[0] @ W[0]) / (W[0] @ W[0]) * W[0]
     U[1] = W[1]
     U[2] = -W[2]
     U /= np.linalg.norm(U, axis=1, keepdims=True)
