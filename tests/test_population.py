@@ -193,3 +193,17 @@ def test_unsupported_configurations_are_refused_in_one_line(kw, match):
     with pytest.raises(ValueError, match=match) as e:
         pop.population(TrainConfig(d=6, r=2, m=4, T=2, rounds=1, **kw))
     assert "\n" not in str(e.value)
+
+
+def test_first_round_is_chapter_two_power_step():
+    """From zero heads, one population round is c2-power: W <- W + (eta_a eta_W kappa^2 / 2 pi) M Sigma_T M^T W
+    (Sigma_T = (1/T) sum_t v_t v_t^T; here W M Sigma_T M^T, rows as row vectors), then renormalisation."""
+    cfg = TrainConfig(d=12, r=3, m=10, T=5, rounds=1, loss="correlation", eta_a=4.0, eta_W=0.3, noise=0.1)
+    p = pop.population(cfg)
+    M, tasks, W0, _ = pop._draws(cfg, None, None, None)
+    V = tasks.params.double()
+    Sigma = V.T @ V / cfg.T
+    c = cfg.eta_a * cfg.eta_W * (1 - 2 * cfg.noise) ** 2 / (2 * math.pi)
+    W1 = W0 + c * W0 @ M @ Sigma @ M.T
+    W1 = W1 / W1.norm(dim=1, keepdim=True)
+    assert torch.allclose(p.W(), W1, atol=1e-13)
