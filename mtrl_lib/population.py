@@ -64,6 +64,16 @@ right singular vectors. So the iteration tracks (Z, s, A) exactly and reads the 
 full m x d W is carried (the cost per round does not depend on d). For a random init G_0 = I + O(1/sqrt(d)) off
 the diagonal, so at large d the norms s nearly suffice, but we use the exact G_0.
 
+**Which limit this is.** The population is n1, n2 -> infinity at a fixed number of rounds. Under the correlation
+loss adapted heads are sums of (p3) over the rounds, so they grow without bound and the power step grows with
+the round; the iteration then drives the share of the weakest eigen-direction of Sigma_T inside span(M)
+towards zero relative to the strongest (it stays positive, so the population error still falls to 0 when
+Sigma_T has full rank). A finite-sample run whose gradient noise exceeds that share loses the direction; the
+sample size at which the runs follow the population therefore grows with the round budget, and the two
+limits (n -> infinity, rounds -> infinity) need not commute. Frozen heads have a fixed step, and the population converges to a fixed
+point, row by row: w_k -> g_k / ||g_k|| with g_k = sum_t a_tk u_t (wherever g_k != 0, the angle from w_k to g_k
+obeys tan phi <- sin phi / (cos phi + c ||g_k||), c = eta_W kappa / (T sqrt(2 pi))).
+
 **Beyond the correlation loss.** For the logistic loss (train.py's default) l'(f) = -y sigmoid(-y f(x)) with
 f(x) = a_t^T relu(W x) / m, so every expectation depends on the joint law of all m pre-activations W x: it is an
 integral over span(M) + span(rows of W) (dimension up to r + q), not over the 2- or 3-dimensional span of

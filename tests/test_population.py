@@ -207,3 +207,13 @@ def test_first_round_is_chapter_two_power_step():
     W1 = W0 + c * W0 @ M @ Sigma @ M.T
     W1 = W1 / W1.norm(dim=1, keepdim=True)
     assert torch.allclose(p.W(), W1, atol=1e-13)
+
+
+def test_frozen_heads_population_converges_to_its_fixed_point():
+    """Frozen heads: every row turns to g_k / ||g_k||, g_k = sum_t a_tk u_t (the fixed point of (p4)-(p5))."""
+    cfg = TrainConfig(d=10, r=3, m=8, T=6, rounds=400, loss="correlation", head_mode="frozen", head_norm=3.0,
+                      eta_W=0.5)
+    p = pop.population(cfg)
+    G = p.A.T @ p.tasks.params.double() @ p.M.T                               # (m, d): row k is g_k
+    assert torch.allclose(p.W(), G / G.norm(dim=1, keepdim=True), atol=1e-8)
+    assert p.history["subspace_error"][-1] < 1e-8                             # rank(A^T V) = r: span(M) exactly
