@@ -148,16 +148,20 @@ def test_subspace_error_needs_the_gram_of_the_out_of_span_directions():
     assert exact[0] > 0.99 and norms_only[0] < exact[0] - 0.3
 
 
-def _deviation(n, rounds=5):
-    cfg = TrainConfig(d=10, r=2, m=16, T=4, rounds=rounds, loss="correlation", eta_a=10.0, eta_W=0.5, n1=n, n2=n,
-                      dtype="float64", seed=3)
+def _deviation(n, **kw):
+    cfg = TrainConfig(d=10, r=2, m=16, T=4, rounds=5, loss="correlation", eta_a=10.0, eta_W=0.5, n1=n, n2=n,
+                      dtype="float64", seed=3, **kw)
     res, p = train(cfg), pop.population(cfg)
     return res, p, float((res.W - p.W()).norm() / p.W().norm())
 
 
-def test_population_follows_train_py_at_large_n():
-    res, p, dev = _deviation(20_000)
-    _, _, dev_small = _deviation(500)
+LARGE_N = {"adapted heads": {}, "frozen heads, label noise": dict(head_mode="frozen", head_norm=5.0, noise=0.1)}
+
+
+@pytest.mark.parametrize("kw", LARGE_N.values(), ids=LARGE_N.keys())
+def test_population_follows_train_py_at_large_n(kw):
+    res, p, dev = _deviation(20_000, **kw)
+    _, _, dev_small = _deviation(500, **kw)
     W0 = pop._draws(p.config, None, None, None)[2]
     moved = float((p.W() - W0).norm() / W0.norm())
     assert moved > 0.3                           # the population trajectory goes somewhere in 5 rounds
@@ -166,7 +170,7 @@ def test_population_follows_train_py_at_large_n():
     assert dev_small > 3 * dev
     for key in ("subspace_error", "energy"):
         assert np.abs(res.history[key] - p.history[key]).max() < 0.02, key
-    assert np.allclose(res.history["loss"][1:], p.history["loss"][1:], rtol=0.05)
+    assert np.allclose(res.history["loss"][1:], p.history["loss"][1:], rtol=0.05, atol=0.005)
 
 
 def test_shuffled_labels_population_does_not_move():
