@@ -16,7 +16,7 @@ w and u,
     E[y 1[w^T x > 0] x]   = kappa u / sqrt(2 pi).                                                   (p2)
 
 The arc-cosine terms (pi - theta) that appear in E[relu(w^T x) relu(w'^T x)] cancel here: (p2) does not depend
-on w at all. (p1) with kappa = 1 is chapter 2's equation c2-identities.
+on w at all. (p1) and (p2) with kappa = 1 are chapter 2's equation c2-identities.
 
 **The population round (exact).** With the correlation loss l'(f) = -y, so m grad_{a_t} L_t = -E[y phi(x)] and
 m grad_W L = -(1/T) sum_t a_t (.) E[y 1[W x > 0] x^T] (row k scaled by a_tk). By (p1) and (p2), one round of
@@ -61,8 +61,9 @@ orthogonal to M). Then with B = [M | N] (orthonormal columns, B^T M = [I_r; 0])
 and since B is an isometry, the top-r right singular subspace of W is B times that of W~, and the principal
 cosines with span(M) are those of W~ with span(e_1 .. e_r): the singular values of the first r rows of W~'s top-r
 right singular vectors. So the iteration tracks (Z, s, A) exactly and reads the subspace error from (p10); no
-full m x d W is carried (the cost per round does not depend on d). For a random init G_0 = I + O(1/sqrt(d)) off
-the diagonal, so at large d the norms s nearly suffice, but we use the exact G_0.
+full m x d W is carried (the cost per round does not depend on d). For a random init with m << d,
+G_0 = I + O(1/sqrt(d)) off the diagonal and the norms s nearly suffice; with m > d - r (chapter 2's sizes) G_0
+has rank d - r < m and is far from I. We always use the exact G_0.
 
 **Which limit this is.** The population is n1, n2 -> infinity at a fixed number of rounds. Under the correlation
 loss adapted heads are sums of (p3) over the rounds, so they grow without bound and the power step grows with
@@ -70,9 +71,10 @@ the round; the iteration then drives the share of the weakest eigen-direction of
 towards zero relative to the strongest (it stays positive, so the population error still falls to 0 when
 Sigma_T has full rank). A finite-sample run whose gradient noise exceeds that share loses the direction; the
 sample size at which the runs follow the population therefore grows with the round budget, and the two
-limits (n -> infinity, rounds -> infinity) need not commute. Frozen heads have a fixed step, and the population converges to a fixed
-point, row by row: w_k -> g_k / ||g_k|| with g_k = sum_t a_tk u_t (wherever g_k != 0, the angle from w_k to g_k
-obeys tan phi <- sin phi / (cos phi + c ||g_k||), c = eta_W kappa / (T sqrt(2 pi))).
+limits (n -> infinity, rounds -> infinity) need not commute. Frozen heads have a fixed step, and the
+population converges to a fixed point, row by row: w_k -> g_k / ||g_k|| with g_k = sum_t a_tk u_t (wherever
+g_k != 0, and with renorm and no weight decay, the angle from w_k to g_k obeys
+tan phi <- sin phi / (cos phi + c ||g_k||), c = eta_W kappa / (T sqrt(2 pi))).
 
 **Beyond the correlation loss.** For the logistic loss (train.py's default) l'(f) = -y sigmoid(-y f(x)) with
 f(x) = a_t^T relu(W x) / m, so every expectation depends on the joint law of all m pre-activations W x: it is an
