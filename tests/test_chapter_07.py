@@ -282,6 +282,6 @@ def test_equality_is_an_equivalence_test_with_its_margin():
     assert ch._within(wide, 9.0) == "not shown to be within"           # contains 9, but is no evidence of it
     below = {"rd_effdim_vs_single": "below"}
     same = {"rd_effdim_vs_single": "not distinguishable from"}
-    assert "lower it" in ch.effdim_reading(below, False)
+    assert "lower the effective dimension below" in ch.effdim_reading(below, False)
     assert "not an effect of the many tasks" in ch.effdim_reading(same, True)
     assert "cannot tell" in ch.effdim_reading(same, False)

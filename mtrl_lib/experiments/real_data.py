@@ -5,8 +5,9 @@ with the library's alternating algorithm (:func:`mtrl_lib.train.train`, minibatc
 training split by :class:`mtrl_lib.real_data.FiniteSampler`) on ``T`` dichotomies of the ten classes, then fit
 the library's linear probe on ``n3`` labelled images of *held-out* dichotomies and score it on the test split.
 
-Per seed (one seed = one random order of the 126 dichotomies, hence which are held out and which pretrain, one
-initial W, one draw of every minibatch and of the labelled images), feature sets of one width ``m``:
+Per seed (one seed = one stratified train/test split, one random order of the 126 dichotomies, hence which are
+held out and which pretrain, one initial W, one draw of every minibatch and of the labelled images), feature sets
+of one width ``m``:
 
 * ``multi``:   pretrained on ``T`` dichotomies, for every T in ``T_values`` (the first T of one pool, so the
   curve over T is nested and paired); the headline is the largest T;
@@ -153,7 +154,7 @@ def _w_metrics(W: torch.Tensor, M: torch.Tensor) -> dict:
     different numbers of pixels stack), energy in the class-mean span and principal cosines of W."""
     with one_thread():
         s2 = torch.linalg.svdvals(W).pow(2)
-    spectrum = np.zeros(64)
+    spectrum = np.zeros(64)                  # at most 8 x 8 pixels, so at most 64 singular values
     spectrum[:len(s2)] = (s2 / s2.sum()).numpy()
     return {"effdim": rd.effective_dimension(W), "spectrum": spectrum, "energy": energy(W, M),
             "cosines": principal_cosines(W, M).numpy(), "dirs": directions_recovered(W, M)}
@@ -383,15 +384,16 @@ def _within(x, target: float) -> str:
 
 
 def effdim_reading(words: dict, equiv_single: bool) -> str:
-    """What the effective dimensions say of the synthetic prediction that the *many tasks* concentrate W."""
+    """What the effective dimensions say of the synthetic prediction that the *many tasks* give W its low
+    effective dimension (``words``: the family's words; ``equiv_single``: TOST of multi- against single-task)."""
     if words["rd_effdim_vs_single"] == "below":
-        return "the many tasks lower it below what one task gives"
+        return "the many tasks lower the effective dimension below what one task gives"
     if equiv_single:
-        return ("one task already gives the same effective dimension within the margin, so the concentration is "
-                "not an effect of the many tasks")
+        return ("one task already gives the same effective dimension within the margin, so the low effective "
+                "dimension is not an effect of the many tasks")
     if words["rd_effdim_vs_single"] == "above":
-        return "one task gives a lower one, so the concentration is not an effect of the many tasks"
-    return "the data cannot tell whether the many tasks concentrate W more than one task does"
+        return "one task gives a lower effective dimension, so the low one is not an effect of the many tasks"
+    return "the data cannot tell whether the many tasks lower the effective dimension below what one task gives"
 
 
 def _weights(result: dict, p: Params, words: dict) -> dict:
