@@ -257,11 +257,12 @@ def verdict(result: dict, p: Params) -> str:
       many tasks, not training as such, must make the difference;
     * transfer beyond the baselines: multi-task features above raw pixels, PCA features and end-to-end
       features (each paired interval above 0);
-    * W moved from its random start toward the class means: the gain over random features at the largest T
-      above the gain at the smallest T (paired interval of the difference above 0); W's energy in the span of
-      the class means above random W's (paired); W's effective dimension below random W's (paired). These test
-      that W moved, not the synthetic theory's finer prediction (about r directions, from the many tasks),
-      which the chapter reports beside the verdict (:func:`_weights`) and does not decide.
+    * more tasks, more gain: the gain over random features at the largest T above the gain at the smallest T
+      (paired interval of the difference above 0);
+    * W moved from its random start toward the class means: W's energy in the span of the class means above
+      random W's (paired); W's effective dimension below random W's (paired). These test that W moved, not the
+      synthetic theory's finer prediction (about r directions, from the many tasks), which the chapter reports
+      beside the verdict (:func:`_weights`) and does not decide.
 
     "carries over" when all hold; "partly carries over (...)" when the two required ones hold but others fail;
     "does not carry over (...)" when a required one fails. Fewer than 10 seeds: undecided. Each criterion is a
