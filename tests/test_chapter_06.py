@@ -1,5 +1,7 @@
 """Chapter "Baselines, controls and rates" (beyond the paper): the network learns both paper families where
-each moment estimator sees one, and its final error has the signs of the sketch sqrt(d / (T n2)).
+each moment estimator sees one, at a price against the estimator built for each family that the verdict bounds
+(and that, at these sizes, exceeds the bound on quadratic tasks), and its final error has the signs of the
+sketch sqrt(d / (T n2)).
 
 The claim tests and the negative controls run the chapter's own ``run``/``verdict``/``summary`` at a small size
 (d = 30, r = 3, m = 40, T = 12, 10 seeds; about 15 CPU seconds per experiment). Margins are stated beside the
@@ -16,7 +18,10 @@ import numpy as np
 import pytest
 import torch
 
+from mtrl_lib import baselines as bl
 from mtrl_lib import stats
+from mtrl_lib.comparisons import Family, t_pvalue
+from mtrl_lib.tasks import draw_tasks, make_generator, random_subspace, sample
 from mtrl_lib.book.chapters import get_chapter
 from mtrl_lib.experiments import baselines_and_rates as ch
 from mtrl_lib.experiments import step_sizes
@@ -27,7 +32,10 @@ NAME = "06_baselines_and_rates"
 REQUIRED = ("b_budget_err_Tmin", "b_budget_err_Tmax", "b_pertask_err_Tmax",
             *(f"b_err_{m}_{f}" for f in ("linear", "quadratic") for m in ("network", "moment1", "moment2", "linrep")),
             "b_err_network_parity", "b_err_moment1_parity", "b_err_moment2_parity",
-            "b_slope_T", "b_slope_d", "b_slope_n", "b_escape_slope_logd")
+            "b_slope_T", "b_slope_d", "b_slope_n", "b_escape_slope_logd", "b_escape_curv",
+            *(f"b_step_slope_{x}_{k}" for x in ("T", "d", "n") for k in ("base", "half", "double")),
+            *(f"b_step_shift_{x}_{k}" for x in ("T", "d", "n") for k in ("half", "double")),
+            "b_acc_gap_linear", "b_acc_gap_quadratic")
 SMALL = dict(d=30, r=3, m=40, T=12, n1=30, n2=30, rounds=60, rounds_quadratic=100, T_values=(3, 6, 12, 24),
              n_total=180, ds=(15, 30, 60), n2s=(15, 30, 60), rounds_parity_large=40, n_parity_large=30, n3=50,
              down_tasks=3, n_test=200, record_every=2, seeds=tuple(range(10)))
@@ -44,19 +52,36 @@ def small():
 def test_claim_network_learns_both_families_where_each_moment_sees_one(small):
     """At the small size: the network's error is below the level on both families (measured 0.135 +- 0.014 and
     0.244 +- 0.023 against 0.436); each moment estimator recovers its own family (0.076 +- 0.007 and
-    0.047 +- 0.004) and is at chance on the other (0.994 and 0.996, lower bounds above 0.98); the paired tests
-    put the network below the blind estimator."""
+    0.047 +- 0.004) and fails on the other (0.994 and 0.996, lower bounds above the level); the learned features
+    are worth more downstream than random ones."""
     p, res = small
     b = res["base"]
     for f, own, blind in (("linear", "moment1", "moment2"), ("quadratic", "moment2", "moment1")):
+        assert ch.MATCHED[f] == own and ch.BLIND[blind] == f
         assert stats.upper(b[f]["err"]["network"]) < ch.LEARN_LEVEL, f
         assert stats.upper(b[f]["err"][own]) < ch.LEARN_LEVEL, f
-        assert stats.lower(b[f]["err"][blind]) > 0.9, f
-        assert stats.significantly_less(b[f]["err"]["network"], b[f]["err"][blind]), f
-        # and the learned features are worth more downstream than random ones (accuracies measured
-        # 0.897 +- 0.011 / 0.659 +- 0.034 against 0.678 +- 0.020 / 0.500 +- 0.012)
+        assert stats.lower(b[f]["err"][blind]) > ch.LEARN_LEVEL, f
+        # (accuracies measured 0.897 +- 0.011 / 0.659 +- 0.034 against 0.678 +- 0.020 / 0.500 +- 0.012)
         assert stats.significantly_less(b[f]["acc"]["random"], b[f]["acc"]["network"]), f
-    assert res["verdict"] == "reproduced"
+
+
+def test_claim_price_of_generality_against_the_matched_estimator(small):
+    """What the network buys costs, at this size: its error is above the first-moment estimator's on linear
+    tasks by a ratio at the declared bound (measured 2.01, interval 1.82 to 2.22), and far above the
+    second-moment estimator's on quadratic tasks (ratio about 5, lower bound above 2), where the estimator's
+    features are also worth more downstream; the verdict names the quadratic shortfall."""
+    p, res = small
+    g, lo, hi = ch.ratio_ci(res, "linear")
+    assert lo > 1.0 and hi < 2 * ch.RATIO_BOUND, (g, lo, hi)       # behind, within twice the bound
+    g, lo, hi = ch.ratio_ci(res, "quadratic")
+    assert lo > ch.RATIO_BOUND, (g, lo, hi)
+    q = res["base"]["quadratic"]["acc"]
+    assert stats.significantly_less(q["network"], q["moment2"])
+    assert res["verdict"].startswith("partly reproduced ("), res["verdict"]
+    assert "network not within a factor 2 of the moment2 estimator on quadratic" in res["verdict"]
+    # the ratio is the geometric mean of the per-seed ratios, with the t interval of their logs
+    e = res["base"]["quadratic"]["err"]
+    assert g == pytest.approx(np.exp(np.mean(np.log(e["network"] / e["moment2"]))))
 
 
 def test_claim_rates_have_the_sketch_signs(small):
@@ -67,6 +92,26 @@ def test_claim_rates_have_the_sketch_signs(small):
     r = res["rates"]
     assert stats.upper(r["slope_T"]) < 0 and stats.upper(r["slope_n"]) < 0 and stats.lower(r["slope_d"]) > 0
     assert r["n_escaped"] == 10 and stats.lower(r["slope_escape"]) > 0
+
+
+def test_step_check_refits_the_ends_at_each_step(small):
+    """The step-size check: the ends of every sweep at eta_W times each factor; the base-step slope between the
+    ends is the per-seed slope of those two points, and the shift is paired."""
+    p, res = small
+    pts = ch.plan(p)
+    eta = p.eta_W_linear
+    for name, ends in ch.sweep_ends(p).items():
+        for x in ends:
+            for fct in ch.STEP_FACTORS:
+                cfg = pts["step", name, x, fct]
+                assert cfg["eta_W"] == pytest.approx(eta * fct) and cfg["eta_a"] == p.eta_a_linear
+                base = pts[ch._sweep_point(name, x)]
+                assert {k: v for k, v in cfg.items() if k != "eta_W"} == {k: v for k, v in base.items()
+                                                                          if k not in ("eta_W", "baselines")}
+        at = res["rates"]["step_slope"][name]
+        assert set(at) == {1.0, *ch.STEP_FACTORS} and all(v.shape == (10,) for v in at.values())
+    T = res["rates"]["T"]                    # T_fit = (6, 12, 24): the ends are columns 0 and -1
+    assert np.allclose(res["rates"]["step_slope"]["T"][1.0], np.log(T[:, -1] / T[:, 0]) / np.log(24 / 6))
 
 
 def test_claim_parity_is_invisible_to_both_moments(small):
@@ -95,6 +140,18 @@ def test_summary_has_every_name_the_prose_quotes(small):
     assert s["b_err_network_linear_ci"] == pytest.approx(stats.mean_ci(e).half)
     assert (s["b_Tmin"], s["b_Tmax"]) == (6, 24)                # the smallest and largest T above r = 3
     assert s["b_budget_err_Tmax"] == pytest.approx(res["sweep"]["linear"]["budget"][:, -1].mean())
+    # one Holm family behind every direction word, glued once; the phrases read its decisions
+    fam = res["family"]
+    assert s["b_n_family"] == len(fam) >= 20
+    for f in ("linear", "quadratic"):
+        for k in ("moment1", "moment2", "linrep"):
+            b = res["base"][f]["err"]
+            assert s[f"b_vs_{k}_{f}"] == ch.direction(fam, f"vs_{k}_{f}", b["network"] - b[k])
+    assert s["b_samples_d2_parity_large"] == pytest.approx(res["base"]["parity_large"]["n_samples"] / 30 ** 2)
+    learned = stats.upper(res["base"]["parity_large"]["err"]["network"]) < ch.LEARN_LEVEL
+    assert s["b_parity_budget_phrase"].startswith(
+        "the network leaves" if learned else "the larger budget already exceeds"
+        if s["b_samples_d2_parity_large"] >= 1 else "the larger budget stays below")
 
 
 # ------------------------------------------------------------------------------------------ negative controls
@@ -114,28 +171,88 @@ def test_verdict_logic_on_constructed_results():
     rng = np.random.default_rng(0)
     noise = lambda: 0.01 * rng.standard_normal(10)
 
-    def fake(net_lin=0.1, net_quad=0.2, slope_T=-0.5):
+    def fake(net_lin=0.1, net_quad=0.2, m1_lin=0.08, m2_quad=0.15, m2_lin=0.99, slope_T=-0.5):
         err = lambda net, m1, m2: {"network": net + noise(), "moment1": m1 + noise(), "moment2": m2 + noise()}
-        return {"base": {"linear": {"err": err(net_lin, 0.05, 0.99)}, "quadratic": {"err": err(net_quad, 0.99, 0.05)}},
+        return {"base": {"linear": {"err": err(net_lin, m1_lin, m2_lin)},
+                         "quadratic": {"err": err(net_quad, 0.99, m2_quad)}},
                 "rates": {"slope_T": slope_T + noise(), "slope_n": -0.4 + noise(), "slope_d": 0.4 + noise()}}
 
     assert ch.verdict(fake(), p) == "reproduced"
     v = ch.verdict(fake(net_quad=0.99), p)
     assert v.startswith("not reproduced (network error at the base setting not below 0.436 on quadratic")
-    assert "network not significantly below the moment1 estimator on quadratic" in v
+    # the price of generality: the matched estimator four times better fails criterion (ii), named with the ratio
+    v = ch.verdict(fake(m2_quad=0.05), p)
+    assert v.startswith("partly reproduced (network not within a factor 2 of the moment2 estimator on quadratic "
+                        "(ratio "), v
+    # a ratio just below the bound whose interval reaches above it fails too
+    assert "moment1 estimator on linear" in ch.verdict(fake(net_lin=0.19, m1_lin=0.1), p)
+    # an estimator that learns off its own family removes what the network buys
+    assert ch.verdict(fake(m2_lin=0.1), p) == "partly reproduced (moment2 estimator not failing on linear)"
     assert ch.verdict(fake(slope_T=0.0), p) == "partly reproduced (slope_T not significantly negative)"
     few = dataclasses.replace(p, seeds=(0, 1, 2))
     assert ch.verdict(fake(), few).startswith("undecided")
 
 
-def test_unit_compare_and_phrases_read_the_intervals():
+def test_unit_direction_and_slope_phrases_read_the_family():
+    """The glued words come from the Holm family (a p-value that passes alone may fail in the family), and a
+    slope "equals" the sketch's only under the equivalence test with the declared margin."""
     base = np.linspace(-0.01, 0.01, 10)
-    assert ch.compare(0.2 + base, 0.5 + base[::-1]) == "significantly below"
-    assert ch.compare(0.5 + base, 0.2 + base) == "significantly above"
-    assert ch.compare(base, base[::-1]) == "not significantly different from"
-    assert ch._slope_phrase(stats.mean_ci(-0.5 + base), -0.5) == "consistent with the sketch's -0.5"
-    assert ch._slope_phrase(stats.mean_ci(-0.3 + base), -0.5).startswith("shallower")
-    assert ch._slope_phrase(stats.mean_ci(0.8 + base), 0.5).startswith("steeper")
+    weak = []                               # two samples whose lone t tests give p in (0.026, 0.05)
+    for seed in range(1000):
+        x = np.random.default_rng(seed).standard_normal(10) + 0.75
+        if 0.026 < t_pvalue(x) < 0.05:
+            weak.append(x)
+        if len(weak) == 2:
+            break
+    fam = Family()
+    fam.test("a", 0.2 + base - 0.5)
+    fam.test("b", 0.3 + base)
+    for k, x in enumerate(weak):
+        fam.test(f"weak{k}", x)
+    fam.decide()
+    assert ch.direction(fam, "a", 0.2 + base - 0.5) == "significantly below"
+    assert ch.direction(fam, "b", 0.3 + base) == "significantly above"
+    for k, x in enumerate(weak):             # significant alone, not in the family (Holm: the smaller p > 0.05 / 2)
+        assert stats.mean_ci(x).lo > 0
+        assert ch.direction(fam, f"weak{k}", x) == "not distinguishable from"
+    rng = np.random.default_rng(1)
+    # slopes against the sketch
+    fam = Family()
+    tight, wide, off = -0.5 + base, -0.5 + 0.4 * rng.standard_normal(10), -0.3 + base
+    for name, x in (("T", tight), ("d", wide), ("n", off)):
+        fam.test(f"slope_{name}", x, null=-0.5)
+    fam.decide()
+    assert ch._slope_phrase(fam, "T", tight, -0.5) == "equal to the sketch's -0.5 within ±0.10 (equivalence test)"
+    assert ch._slope_phrase(fam, "d", wide, -0.5).startswith("not distinguishable from the sketch's -0.5, nor shown")
+    assert ch._slope_phrase(fam, "n", off, -0.5) == "significantly shallower than the sketch's -0.5"
+    assert ch.curvature([0.0, 1.0, 2.0], np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 4.0]])) == pytest.approx([0.0, 1.0])
+    assert np.isnan(ch.curvature([0.0, 1.0], np.ones((2, 2)))).all()
+
+
+def test_second_moment_noise_mean_is_the_stated_formula():
+    """Equation b-moment2-mean, by simulation: E[S_t^2] = (1 - 1/n) M B_t^2 M^T + (d + 1)/n I for n samples
+    per task. On linear tasks B_t = 0, so the mean is (d + 1)/n I exactly (not d/n); on quadratic tasks the
+    signal part is estimated from a long sample of each task."""
+    d, r, n, T = 4, 2, 10, 4000
+    g = make_generator(7)
+    M = random_subspace(d, r, g, dtype=torch.float64)
+    for family in ("linear", "quadratic"):
+        tasks = draw_tasks(family, T, r, g, dtype=torch.float64)
+        mom = bl.Moments(T, d, "cpu")
+        mom.add(*sample(M, tasks, n, g))
+        S = mom.result()[1]
+        got = (S @ S).mean(0)
+        want = (d + 1) / n * torch.eye(d, dtype=torch.float64)
+        if family == "quadratic":
+            big, N = bl.Moments(T, d, "cpu"), 2000
+            for _ in range(N // 500):
+                big.add(*sample(M, tasks, 500, g))
+            Sb = big.result()[1]
+            signal = ((Sb @ Sb).mean(0) - (d + 1) / N * torch.eye(d, dtype=torch.float64)) / (1 - 1 / N)
+            want = want + (1 - 1 / n) * signal
+        assert torch.allclose(got, want, atol=0.03), (family, got, want)
+        if family == "linear":               # the identity's coefficient is (d + 1)/n = 0.5, not d/n = 0.4
+            assert abs(float(got.diag().mean()) - (d + 1) / n) < 0.02
 
 
 # ------------------------------------------------------------------------------------------ construction (unit tests)
