@@ -90,7 +90,7 @@ class Params(ChapterParams):
     families: tuple[str, ...] = FAMILIES  # task families to run
     eta_a_linear: float = STEP_SIZES["linear"][0]        # adapted heads' head step, linear (stored grid)
     eta_a_quadratic: float = STEP_SIZES["quadratic"][0]  # adapted heads' head step, quadratic (stored grid)
-    eta_W_grid: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5)  # feature steps tuned over (frozen at s x: / s)
+    eta_W_grid: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2)  # feature steps tuned (frozen at s x: / s)
     tune_seeds: tuple[int, ...] = (100, 101)  # held-out seeds of the tuning (never among seeds)
     head_norm_scale: float = 1.0          # frozen heads' RMS entry in the main comparison, x the matched norm
     norm_scales: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)  # head-norm sweep, x matched norm (each size tuned)
