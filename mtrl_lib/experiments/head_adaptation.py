@@ -271,8 +271,8 @@ def _frozen_units(p: Params, family: str, matched: np.ndarray, steps: dict) -> l
     tuned for that head size. ``matched``: the adapted runs' final RMS head entry per seed."""
     def one(scale, main):
         rec = {} if main else {"record_every": p.rounds_of(family)}
-        return [unit(one_run, s, config=p.train_kwargs(family, "frozen", steps[scale], head_norm=scale * float(h), **rec),
-                     anatomy_n=p.anatomy_n if main else 0, anatomy_draws=p.anatomy_draws)
+        return [unit(one_run, s, anatomy_n=p.anatomy_n if main else 0, anatomy_draws=p.anatomy_draws,
+                     config=p.train_kwargs(family, "frozen", steps[scale], head_norm=scale * float(h), **rec))
                 for s, h in zip(p.seeds, matched)]
     return one(p.head_norm_scale, True) + [u for x in p.norm_scales if x != p.head_norm_scale for u in one(x, False)]
 
@@ -315,7 +315,8 @@ def run(p: Params, executor=None) -> dict:
         for x in p.norm_scales:
             if x != p.head_norm_scale:
                 by_scale[x] = np.asarray([next(res)["final_error"] for _ in range(n)])
-        out[f]["sweep"] = {"scale": np.asarray(p.norm_scales), "eta_W": np.asarray([steps[f][x] for x in p.norm_scales]),
+        out[f]["sweep"] = {"scale": np.asarray(p.norm_scales),
+                           "eta_W": np.asarray([steps[f][x] for x in p.norm_scales]),
                            "final_error": np.stack([by_scale[x] for x in p.norm_scales], axis=1)}
     out["verdict"] = verdict(out, p)
     return out
@@ -408,34 +409,39 @@ def _steps_text(steps) -> str:
     return ", ".join(f"{g:g}" for g in steps)
 
 
+def _edge_text(tu: dict, scales) -> str:
+    """Which selections of one family's tuning lie at an edge of their grid, as a phrase."""
+    edge = ["adapted heads"] if head_tuning.at_edge(tu["adapted"]["eta_W"], tu["adapted"]["steps"]) else []
+    edge += [f"frozen heads at {x:g}x" for x in scales
+             if head_tuning.at_edge(tu["frozen"][x]["eta_W"], tu["frozen"][x]["steps"])]
+    if not edge:
+        return "no selected step lies at an edge of its grid"
+    return f"the selected step lies at an edge of its grid for {', '.join(edge)} (the best step may lie outside it)"
+
+
 def tuning_numbers(result: dict, p: Params) -> dict:
     """The tuning (:mod:`mtrl_lib.experiments.head_tuning`; held-out seeds, means only: a selection rule, not
-    a test): ``c6_tune_seeds`` and ``c6_tune_runs`` (in words), ``c6_tune_n_seeds``, ``c6_tune_grid`` (the eta_W grid, in words),
-    ``c6_tune_units``; per family f ``c6_tune_err_adapted_{f}`` / ``c6_tune_err_frozen_{f}`` (mean held-out
-    error at the selected step; frozen at ``head_norm_scale``), ``c6_tune_window_adapted_{f}`` /
+    a test): ``c6_tune_seeds`` and ``c6_tune_runs`` (in words), ``c6_tune_n_seeds``, ``c6_tune_grid`` (the eta_W
+    grid, in words), ``c6_tune_units``; per family f ``c6_tune_err_adapted_{f}`` / ``c6_tune_err_frozen_{f}``
+    (mean held-out error at the selected step; frozen at ``head_norm_scale``), ``c6_tune_window_adapted_{f}`` /
     ``c6_tune_window_frozen_{f}`` (the grid steps of mean held-out error below ``ERR_LEVEL``),
     ``c6_tune_frozen_steps_{f}`` (the selected eta_W at each head size, in words), ``c6_tune_diverged_{f}``
-    (diverged tuning runs) and ``c6_tune_edge_{f}`` (a phrase: which selections lie at an edge of their grid)."""
+    (diverged tuning runs) and ``c6_tune_edge_{f}`` (:func:`_edge_text`)."""
     k = len(p.tune_seeds)
-    n_units = len(p.families) * k * len(p.eta_W_grid) * (1 + len(p.scales))
-    seeds = ", ".join(str(s) for s in p.tune_seeds)
+    seeds = _steps_text(p.tune_seeds)
     out = {"c6_tune_seeds": f"the held-out seed {seeds}" if k == 1 else f"the held-out seeds {seeds}",
-           "c6_tune_runs": "one run per grid point (a single held-out seed, to keep the cost down)" if k == 1 else f"means of {k} runs per grid point",
-           "c6_tune_n_seeds": k,
-           "c6_tune_grid": _steps_text(p.eta_W_grid), "c6_tune_units": n_units}
+           "c6_tune_runs": "one run per grid point" if k == 1 else f"means of {k} runs per grid point",
+           "c6_tune_n_seeds": k, "c6_tune_grid": _steps_text(p.eta_W_grid),
+           "c6_tune_units": len(p.families) * k * len(p.eta_W_grid) * (1 + len(p.scales))}
     for f in p.families:                    # writes the per-family keys listed in the docstring
         tu = result[f]["tuning"]
         ta, tf = tu["adapted"], tu["frozen"][p.head_norm_scale]
-        edge = (["adapted heads"] if head_tuning.at_edge(ta["eta_W"], ta["steps"]) else []) + \
-            [f"frozen heads at {x:g}x" for x in p.scales if head_tuning.at_edge(tu["frozen"][x]["eta_W"], tu["frozen"][x]["steps"])]
+        diverged = ta["diverged"].sum() + sum(t["diverged"].sum() for t in tu["frozen"].values())
         out.update({f"c6_tune_err_adapted_{f}": ta["err"], f"c6_tune_err_frozen_{f}": tf["err"],
                     f"c6_tune_window_adapted_{f}": head_tuning.window_text(ta["steps"], ta["mean"], ERR_LEVEL),
                     f"c6_tune_window_frozen_{f}": head_tuning.window_text(tf["steps"], tf["mean"], ERR_LEVEL),
                     f"c6_tune_frozen_steps_{f}": ", ".join(f"{tu['frozen'][x]['eta_W']:g} at {x:g}x" for x in p.scales),
-                    f"c6_tune_diverged_{f}": int(ta["diverged"].sum() + sum(t["diverged"].sum() for t in tu["frozen"].values())),
-                    f"c6_tune_edge_{f}": ("no selected step lies at an edge of its grid" if not edge else
-                                          "the selected step lies at an edge of its grid for " + ", ".join(edge) +
-                                          " (the best step may lie outside the grid)")})
+                    f"c6_tune_diverged_{f}": int(diverged), f"c6_tune_edge_{f}": _edge_text(tu, p.scales)})
     return out
 
 
@@ -523,8 +529,9 @@ def anatomy_numbers(result: dict, p: Params, fam: comparisons.Family) -> dict:
                     out[f"c6_{when}_{key}_{mode}_{f}"] = float(np.nanmean(v)) if np.isfinite(v).any() else "unresolved"
         for when in ("start", "end"):
             for key, va, vf in _anatomy_pairs(R["adapted"][when], R["frozen"][when]):
-                out[f"c6_{when}_{key}_word_{f}"] = (_word(fam, f"{when}_{key}_{f}", va - vf, "lower", "higher",
-                                                          "not distinguishable") if _resolved(va, vf) else "not resolved")
+                word = _word(fam, f"{when}_{key}_{f}", va - vf, "lower", "higher", "not distinguishable") \
+                    if _resolved(va, vf) else "not resolved"
+                out[f"c6_{when}_{key}_word_{f}"] = word
         coh = R["frozen"]["start"]["coherence"]
         ok = coh[np.isfinite(coh)]
         out[f"c6_start_coh_frozen_{f}_ci"] = float(stats.mean_ci(ok).half) if ok.size >= 2 else 0.0
