@@ -1,4 +1,4 @@
-"""Chapter 5 (C6): adapted vs frozen vs zero heads, with fairly tuned frozen heads and a head-norm sweep.
+"""Chapter 5 (C6): adapted vs frozen vs zero heads, both tuned in the chapter by one rule, and a head-norm sweep.
 
 The claim tests and the negative controls run the chapter's own ``run``/``verdict``/``summary`` at a small size
 (d = 40, r = 3, m = 60, T = 20, 10 seeds; about 10 CPU seconds per experiment). The verdict is decided on 95%
@@ -20,14 +20,15 @@ import torch
 from mtrl_lib import stats
 from mtrl_lib.book.chapters import get_chapter
 from mtrl_lib.experiments import head_adaptation as ch
-from mtrl_lib.experiments import step_sizes
-from mtrl_lib.train import TrainConfig, init_heads
+from mtrl_lib import comparisons
+from mtrl_lib.experiments import head_tuning, step_sizes
+from mtrl_lib.train import DivergenceError, TrainConfig, init_heads, train
 from mtrl_lib.book.inline import quoted_names
 
 INTRO_NAMES = ("c6_verdict", "c6_err_adapted_linear", "c6_err_frozen_linear", "c6_err_zero_linear",
                "c6_err_adapted_linear_ci", "c6_err_frozen_linear_ci", "c6_err_zero_linear_ci", "c6_n_seeds")
 SMALL = dict(d=40, r=3, m=60, T=20, rounds=60, rounds_quadratic=80, norm_scales=(0.01, 1.0, 10.0), anatomy_n=200,
-             record_every=10, seeds=tuple(range(10)))
+             seeds=tuple(range(10)))
 
 
 @pytest.fixture(scope="module")
@@ -52,27 +53,69 @@ def test_claim_adapted_heads_learn_and_zero_heads_do_not(small):
     assert not res["verdict"].startswith("not reproduced"), res["verdict"]
 
 
-def test_claim_frozen_heads_learn_at_the_matched_norm_but_not_when_tiny(small):
-    """The chapter's finding on frozen heads with a fairly chosen step: at the matched norm they learn too
-    (small size: 0.17 +- 0.02 linear, 0.32 +- 0.04 quadratic; quick size: 0.14, 0.14), at 0.01x they learn
-    nothing (0.997 at both sizes). Hence "partly reproduced", at both sizes. What frozen heads do at 10x
-    depends on the size (small: 0.29 linear, 0.99 quadratic; quick: 0.83, 0.999), so it is not asserted."""
+def test_claim_frozen_heads_with_a_tuned_step_learn(small):
+    """The chapter's finding on frozen heads with their feature step tuned at each head size: they learn at the
+    matched norm (small size: 0.10 +- 0.01 linear, 0.14 +- 0.02 quadratic), hence "partly reproduced". With
+    eta_W tuned per size they also learn at 0.01x and 10x at this size, which is not asserted (it depends on
+    the size and the grid)."""
     p, res, s = small
     for f in p.families:
         sw = ch.sweep_window(res[f]["sweep"])
-        assert 1.0 in sw["learns"] and 0.01 in sw["fails"], (f, sw)
+        assert 1.0 in sw["learns"], (f, sw)
     assert res["verdict"].startswith("partly reproduced"), res["verdict"]
     assert "frozen random heads" in res["verdict"]
 
 
-def test_claim_paired_comparison_words_follow_the_interval(small):
+def test_claim_words_are_decided_in_one_holm_family(small):
+    """Every glued direction word follows the Holm-corrected decision of its comparison and the sign of the
+    mean difference; the family holds every comparison (2 per family + the resolved anatomy ones)."""
+    p, res, s = small
+    fam = ch.comparison_family(res, p)
+    assert s["c6_family_size"] == len(fam) >= 4 * len(p.families)
+    for f in p.families:
+        R = res[f]
+        diff = R["frozen"]["final_error"] - R["adapted"]["final_error"]
+        want = ("not distinguishable from" if not fam[f"gap_{f}"] else
+                "significantly lower than" if diff.mean() > 0 else "significantly higher than")
+        assert s[f"c6_gap_word_{f}"] == want
+        assert math.isclose(s[f"c6_gap_{f}"], float(diff.mean()))
+        assert math.isclose(s[f"c6_gap_{f}_ci"], float(stats.mean_ci(diff).half))
+        de = R["frozen"]["escape"] - R["adapted"]["escape"]
+        want = ("not distinguishably sooner or later than" if not fam[f"escape_{f}"] else
+                "sooner than" if de.mean() < 0 else "later than")
+        assert s[f"c6_escape_word_{f}"] == want
+    # the decisions are Holm's over the family's own p-values
+    names = list(fam._tests)
+    holm = comparisons.holm([fam.pvalue(n) for n in names])
+    assert [fam[n] for n in names] == [bool(h) and fam._tests[n][1] for n, h in zip(names, holm)]
+
+
+def test_coherence_against_one_is_an_equivalence_test():
+    fam = comparisons.Family()
+    tight = 1.0 + 0.01 * np.linspace(-1, 1, 10)
+    wide = 1.0 + 0.5 * np.linspace(-1, 1, 10)
+    far = 2.0 + 0.01 * np.linspace(-1, 1, 10)
+    for name, x in (("tight", tight), ("wide", wide), ("far", far)):
+        fam.test(f"coh1_{name}", x, null=1.0)
+    fam.decide()
+    assert ch._vs_one(tight, fam, "tight").startswith("is equivalent to 1 within the margin")
+    assert ch._vs_one(wide, fam, "wide").startswith("is not distinguishable from 1, but not shown")
+    assert ch._vs_one(far, fam, "far") == "differs from 1 (above it)"
+
+
+def test_escape_rounds_are_exact_and_censored_runs_are_counted(small):
+    rounds = np.arange(6)
+    assert ch.escape_round(rounds, [1, 0.9, 0.6, 0.4, 0.3, 0.2]) == (3.0, True)
+    assert ch.escape_round(rounds, [1, 0.9, 0.8, 0.7, 0.6, 0.55]) == (6.0, False)   # censored: budget + 1
     p, res, s = small
     for f in p.families:
-        iv = stats.paired_ci(res[f]["frozen"]["final_error"], res[f]["adapted"]["final_error"])
-        want = ("significantly lower than" if iv.lo > 0 else "significantly higher than" if iv.hi < 0
-                else "not significantly different from")
-        assert s[f"c6_gap_word_{f}"] == want
-        assert math.isclose(s[f"c6_gap_{f}"], float(iv.mean)) and math.isclose(s[f"c6_gap_{f}_ci"], float(iv.half))
+        for mode in ("adapted", "frozen"):
+            R = res[f][mode]
+            assert np.array_equal(R["round"], np.arange(p.rounds_of(f) + 1))       # recorded every round
+            assert s[f"c6_escape_censored_{mode}_{f}"] == int((~R["escaped"]).sum())
+            assert np.all(R["escape"][~R["escaped"]] == p.rounds_of(f) + 1)
+        assert s[f"c6_escape_censored_zero_{f}"] == p.n_seeds                      # zero heads never escape
+        assert s[f"c6_escape_tau_{f}"] == p.rounds_of(f) + 1
 
 
 # ------------------------------------------------------------------------------------------ negative controls
@@ -165,15 +208,17 @@ def test_construction_task_grads_sum_to_the_training_gradient():
 
 
 def test_unit_result_does_not_depend_on_the_thread_count():
-    kw = ch.Params(**SMALL).train_kwargs("quadratic", "frozen", head_norm=5.0, rounds=20)
+    kw = ch.Params(**SMALL).train_kwargs("quadratic", "frozen", 0.05, head_norm=5.0, rounds=20)
     old = torch.get_num_threads()
     try:
-        out = []
+        out, tuned = [], []
         for t in (1, 2):
             torch.set_num_threads(t)
             out.append(ch.one_run(seed=3, config=kw, anatomy_n=50, anatomy_draws=2))
+            tuned.append(head_tuning.tune_run(seed=3, config=kw))
     finally:
         torch.set_num_threads(old)
+    assert tuned[0] == tuned[1]
     for k in out[0]:
         a, b = out[0][k], out[1][k]
         if isinstance(a, dict):
@@ -184,39 +229,76 @@ def test_unit_result_does_not_depend_on_the_thread_count():
 
 # ------------------------------------------------------------------------------------------- step sizes
 
-def test_frozen_step_sizes_are_the_frozen_grids_argmin():
+def test_tuning_is_one_rule_on_held_out_seeds_with_one_grid_for_both_arms(small):
+    p, res, s = small
+    assert not set(p.tune_seeds) & set(p.seeds)
+    grid = np.asarray(p.eta_W_grid)
+    for f in p.families:
+        tu = res[f]["tuning"]
+        assert np.array_equal(tu["adapted"]["steps"], grid)
+        assert np.array_equal(tu["frozen"][1.0]["steps"], grid)            # the same window at the matched norm
+        for x in p.scales:
+            t = tu["frozen"][x]
+            assert np.allclose(x * t["steps"], grid)                        # the same grid of the product
+            assert t["error"].shape == (len(grid), len(p.tune_seeds))
+            assert t["eta_W"] == t["steps"][int(np.argmin(t["error"].mean(1)))]
+        assert tu["adapted"]["eta_W"] == grid[int(np.argmin(tu["adapted"]["error"].mean(1)))]
+        assert s[f"c6_eta_W_adapted_{f}"] == tu["adapted"]["eta_W"]
+        assert np.array_equal(res[f]["sweep"]["eta_W"], [tu["frozen"][x]["eta_W"] for x in p.norm_scales])
+        # the frozen tuning heads are matched to the adapted tuning run at the selected step, per held-out seed
+        assert np.array_equal(tu["matched"], tu["adapted"]["head_rms"][list(grid).index(tu["adapted"]["eta_W"])])
+    assert s["c6_tune_units"] == len(p.families) * len(p.tune_seeds) * len(grid) * (1 + len(p.scales))
+
+
+def test_tuning_counts_a_diverged_run_as_error_one(monkeypatch):
+    def boom(cfg):
+        raise DivergenceError("diverged")
+    monkeypatch.setattr(head_tuning, "train", boom)
+    assert head_tuning.tune_run(0, {"d": 10, "r": 2, "m": 10, "T": 2, "rounds": 1}) == \
+        {"final_error": 1.0, "head_rms": None, "diverged": True}
+    eta, err, means = head_tuning.select(np.asarray([[1.0, 1.0], [0.2, 0.4], [0.2, 0.4], [0.9, 0.1]]),
+                                         (0.1, 0.2, 0.5, 1.0))
+    assert (eta, err) == (0.2, pytest.approx(0.3))                        # argmin of the mean, first on a tie
+    assert head_tuning.at_edge(0.1, (0.1, 0.2)) and not head_tuning.at_edge(0.2, (0.1, 0.2, 0.5))
+
+
+def test_stored_frozen_step_sizes_are_the_frozen_grids_argmin():
+    """The stored frozen-head grid (:mod:`mtrl_lib.experiments.step_sizes`, d = 100, T = 20) is no longer what
+    this chapter uses (it tunes its own steps); its documented guarantee, FROZEN_ETA_W = its argmin, is still
+    checked here, where step_sizes' docstring says it is."""
     grid = step_sizes.load_grid()
     fz = grid["frozen"]
     assert fz["settings"]["eta_W"] == list(step_sizes.GRID_ETA_W)
     assert fz["settings"]["seeds"] == list(step_sizes.GRID_SEEDS)
     assert fz["settings"]["step_sizes_matched"] == {f: list(v) for f, v in step_sizes.STEP_SIZES.items()}
-    p = ch.Params()
     for f in step_sizes.FAMILIES:
         eta_W, err = step_sizes.select_frozen(grid, f)
-        assert eta_W == step_sizes.FROZEN_ETA_W[f] == getattr(p, f"eta_W_frozen_{f}"), f
-        assert err < ch.ERR_LEVEL, f                    # frozen heads do learn at their selected step
+        assert eta_W == step_sizes.FROZEN_ETA_W[f], f
         assert fz["families"][f]["error"].shape == (len(step_sizes.GRID_ETA_W), len(step_sizes.GRID_SEEDS),
                                                     step_sizes.GRID_MAX_ROUNDS // step_sizes.GRID_RECORD + 1)
-        assert np.all(fz["families"][f]["head_rms"] > 1)            # matched norms, not the unit default
-        assert (p.eta_a_linear, p.eta_W_linear) == step_sizes.STEP_SIZES["linear"]
-        assert p.rounds_of(f) == step_sizes.GRID_ROUNDS[f]
-    s = ch.grid_summary(p, grid)
-    assert s["c6_grid_matches"] == "are"
-    assert ch.grid_summary(ch.Params(eta_W_frozen_linear=0.1), grid)["c6_grid_matches"].startswith("are NOT")
 
 
-def test_frozen_grid_cell_reproduces_the_stored_trajectory():
-    """One stored cell of the frozen grid recomputed from its recorded matched norm (float32 training; the
-    file keeps 4 digits)."""
-    grid = step_sizes.load_grid()
-    fam = grid["frozen"]["families"]["linear"]
-    j, k = step_sizes.GRID_ETA_W.index(0.05), 0
-    cfg = TrainConfig(**step_sizes.GRID_SIZES, T=step_sizes.GRID_T, family="linear", rounds=30,
-                      eta_W=0.05, seed=step_sizes.GRID_SEEDS[k], record_every=step_sizes.GRID_RECORD,
-                      head_mode="frozen", head_norm=float(fam["head_rms"][k]))
-    from mtrl_lib.train import train
-    err = train(cfg).history["subspace_error"]
-    assert np.allclose(err, fam["error"][j, k, :len(err)], atol=2e-4)
+def test_the_head_step_is_the_stored_grids():
+    p = ch.Params()
+    for f in step_sizes.FAMILIES:
+        assert getattr(p, f"eta_a_{f}") == step_sizes.STEP_SIZES[f][0], f
+
+
+def test_only_the_product_of_head_size_and_step_matters_for_the_correlation_loss():
+    """Frozen heads: with the correlation loss (l' = -y) the W-gradient is linear in the heads, so heads x 2
+    with eta_W / 2 give the same W at every round (bit for bit: scaling by 2 is exact in floating point); with
+    the logistic loss the outputs enter l', and the trajectories differ."""
+    def traj(loss, c, eta):
+        cfg = TrainConfig(d=30, r=3, m=40, T=8, n1=20, n2=20, rounds=25, eta_W=eta, head_mode="frozen",
+                          head_norm=c, loss=loss, seed=3)
+        res = train(cfg)
+        return res.W, res.history["subspace_error"]
+    W1, e1 = traj("correlation", 8.0, 0.1)
+    W2, e2 = traj("correlation", 16.0, 0.05)
+    assert torch.equal(W1, W2) and np.array_equal(e1, e2)
+    W1, e1 = traj("logistic", 8.0, 0.1)
+    W2, e2 = traj("logistic", 16.0, 0.05)
+    assert float((W1 - W2).abs().max()) > 1e-3
 
 
 # ------------------------------------------------------------------------------------------ parameters
@@ -232,9 +314,8 @@ def test_every_notebook_parameter_reaches_the_experiment():
         default = f.default
         assert (list(default) if isinstance(default, tuple) else default) == ns[name], name
     changed = {"d": 37, "r": 4, "m": 33, "T": 7, "n1": 21, "n2": 22, "rounds": 40, "rounds_quadratic": 60,
-               "families": ["quadratic"], "eta_a_linear": 2.0, "eta_W_linear": 0.3, "eta_a_quadratic": 3.0,
-               "eta_W_quadratic": 0.4, "eta_W_frozen_linear": 0.6, "eta_W_frozen_quadratic": 0.7,
-               "head_norm_scale": 2.0, "norm_scales": [0.5, 2.0], "bias_scale": 0.5, "record_every": 20,
+               "families": ["quadratic"], "eta_a_linear": 2.0, "eta_a_quadratic": 3.0, "eta_W_grid": [0.3, 0.7],
+               "tune_seeds": [70, 80], "head_norm_scale": 2.0, "norm_scales": [0.5, 2.0], "bias_scale": 0.5,
                "anatomy_n": 30, "anatomy_draws": 3, "control": "swapped_heads", "seeds": [4, 2], "device": "cpu"}
     assert set(changed) == set(fields)
     for name, value in changed.items():
@@ -243,11 +324,12 @@ def test_every_notebook_parameter_reaches_the_experiment():
     # and from Params into each run's TrainConfig
     p = ch.Params.from_namespace({**ns, **changed})
     for mode in ch.MODES:
-        cfg = p.config("quadratic", mode, seed=4, head_norm=2.0)
+        cfg = p.config("quadratic", mode, seed=4, eta_W=0.7, head_norm=2.0)
         assert (cfg.d, cfg.r, cfg.m, cfg.T, cfg.n1, cfg.n2, cfg.rounds, cfg.bias_scale, cfg.record_every,
-                cfg.control, cfg.head_mode) == (37, 4, 33, 7, 21, 22, 60, 0.5, 20, "swapped_heads", mode)
-        assert (cfg.eta_a, cfg.eta_W) == (3.0, 0.7 if mode == "frozen" else 0.4)
-    assert (p.config("linear", "adapted", 0).eta_W, p.config("linear", "frozen", 0).eta_W) == (0.3, 0.6)
+                cfg.control, cfg.head_mode) == (37, 4, 33, 7, 21, 22, 60, 0.5, 1, "swapped_heads", mode)
+        assert (cfg.eta_a, cfg.eta_W) == (3.0, 0.7)
+    assert p.config("linear", "adapted", 0, eta_W=0.3).eta_a == 2.0
+    assert p.scales == (0.5, 2.0) and p.tune_seeds == (70, 80) and p.eta_W_grid == (0.3, 0.7)
     with pytest.raises(ValueError, match="lacks d"):
         ch.Params.from_namespace({k: v for k, v in ns.items() if k != "d"})
 
@@ -272,7 +354,9 @@ def test_every_glued_name_in_the_prose_is_computed(small):
     ({"anatomy_n": 0}, "anatomy_n must be an integer"),
     ({"control": "broken"}, "control must be one of"),
     ({"r": 1}, "r must be >= 2 when the quadratic family is used"),
-    ({"eta_W_frozen_linear": 0}, r"eta_W_frozen_linear must be a number in \(0.0"),
+    ({"eta_W_grid": (0.1, 0.0)}, r"eta_W_grid\[1\] must be a number in \(0.0"),
+    ({"eta_W_grid": (0.2, 0.1)}, "eta_W_grid must be strictly increasing"),
+    ({"tune_seeds": (3, 100)}, r"tune_seeds must be held out \(none among seeds\), got \[3\] in both"),
 ])
 def test_bad_parameters_name_themselves(kw, match):
     with pytest.raises(ValueError, match=match):
