@@ -5,7 +5,6 @@ assertion states the value it met at this size, so its margin can be judged.
 """
 import dataclasses
 import math
-import re
 
 import nbformat
 import numpy as np
@@ -16,7 +15,7 @@ from mtrl_lib import stats
 from mtrl_lib.book.chapters import get_chapter
 from mtrl_lib.experiments import pseudo_contrastive as ch
 from mtrl_lib.units import call
-from mtrl_lib.book.inline import quoted_names
+from mtrl_lib.book.inline import glued_in_code, quoted_names
 
 SMALL = dict(d=30, r=3, m=40, T=10, n1=20, n2=20, kappa_tasks=500, kappa_pairs=50, pull_tasks=50, pull_n=50,
              pull_points=30, null_draws=2)
@@ -188,7 +187,7 @@ def test_every_glued_name_in_the_prose_is_computed(runs):
     prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     used = {n for n in quoted_names(prose) if n.startswith("c1_")}
-    glued_in_notebook = set(re.findall(r'glue\("(c1_\w+)"', code))
+    glued_in_notebook = {n for n in glued_in_code(code) if n.startswith("c1_")}
     _, _, s = runs["none"]
     assert used and used <= set(s) | glued_in_notebook, used - set(s) - glued_in_notebook
     assert "c1_verdict" in glued_in_notebook

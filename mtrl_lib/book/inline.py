@@ -113,6 +113,16 @@ def quoted_names(text: str) -> set[str]:
     return {a or b for a, b in QUOTED.findall(text)}
 
 
+GLUED_IN_CODE = re.compile(r"""glue\(\s*['"]([A-Za-z0-9_]+)['"]|glue_all\(\s*\{\s*['"]([A-Za-z0-9_]+)['"]\s*:""")
+
+
+def glued_in_code(code: str) -> set[str]:
+    """The names a notebook's own code glues by name: ``glue("name", ...)`` or a one-entry
+    ``glue_all({"name": CONSTANT})`` (a declared rule's constant, such as ``stats.MIN_SEEDS``). A
+    chapter's ``glue_all(summary)`` glues the experiment's names and is not matched."""
+    return {a or b for a, b in GLUED_IN_CODE.findall(code)}
+
+
 def to_eval(text: str) -> tuple[str, int]:
     """Rewrite every local ``{glue:text}`name:fmt``` in ``text``; returns (new text, number rewritten).
     Pastes from another page (``path::name``) are left alone."""
