@@ -77,7 +77,7 @@ class Params(ChapterParams):
     rounds: int = 100                             # rounds of the frozen-head runs (the grid's budget)
     rounds_adapted: int = 40                      # rounds of the adapted-head runs
     track_round: int = 20                         # the round at which the adapted runs are compared (verdict)
-    T_values: tuple[int, ...] = (5, 10, 20, 40)   # numbers of tasks of the gap-against-T fit, increasing
+    T_values: tuple[int, ...] = (10, 20, 40, 80)  # numbers of tasks of the gap-against-T fit, increasing, >= 2r
     n2_T: int = 80                                # samples per task and phase of the gap-against-T fit
     T_small: int = 5                              # tasks of the small-T regime (adapted heads)
     eta_a: float = STEP_SIZES["linear"][0]        # head step (grid rule, linear family)
@@ -99,6 +99,9 @@ class Params(ChapterParams):
         if len(self.n2s) < 2 or len(self.T_values) < 2:
             raise ValueError(f"n2s and T_values must hold at least 2 values each (a slope), got {list(self.n2s)} "
                              f"and {list(self.T_values)}")
+        if self.T_values[0] < 2 * self.r:
+            raise ValueError(f"T_values must all be at least 2 r = {2 * self.r} (nearer r the tasks' conditioning, "
+                             f"not the samples, sets the gap), got {list(self.T_values)}")
         for name in ("rounds", "rounds_adapted", "track_round"):
             check_rounds_multiple(name, getattr(self, name), "record_every", self.record_every)
         if self.track_round > self.rounds_adapted:
