@@ -81,6 +81,10 @@ CHAPTERS: tuple[Chapter, ...] = (
             "mtrl_lib.experiments.real_data",
             paper={"m": 200, "T_values": (1, 5, 20, 50, 100), "n": 64, "rounds": 100, "eta_W": 0.1,
                    "down_tasks": 20, "n3s": (10, 20, 50, 100, 200, 500), "seeds": tuple(range(20))}),
+    Chapter("08_population", "beyond the paper", "The population limit against the runs",
+            "mtrl_lib.experiments.population_gap",
+            paper={"d": 100, "m": 200, "n2s": (50, 200, 800, 3200), "n2_T": 200, "rounds_adapted": 60,
+                   "seeds": tuple(range(16))}),
 )
 
 
