@@ -73,7 +73,7 @@ class Params(ChapterParams):
     m: int = 80                                   # neurons
     T: int = 20                                   # tasks (the step-size grid's T)
     family: str = "linear"                        # task family of the comparison: only "linear" has a population
-    n2s: tuple[int, ...] = (20, 80, 320, 1280)   # samples per task and feature phase (n1 = n2), increasing
+    n2s: tuple[int, ...] = (10, 40, 160, 640)    # samples per task and feature phase (n1 = n2), increasing
     rounds: int = 100                             # rounds of the frozen-head runs (the grid's budget)
     rounds_adapted: int = 40                      # rounds of the adapted-head runs
     track_round: int = 20                         # the round at which the adapted runs are compared (verdict)
