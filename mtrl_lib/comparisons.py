@@ -29,6 +29,13 @@ from .stats import mean_ci
 
 ALPHA = 0.05
 
+#: The one equivalence margin of the book for a fitted rate exponent against a sketch's (for example the
+#: slope of log error against log n, against the sketch's -1/2). Our convention, not the paper's: +-0.10 keeps
+#: the nearest exponents that rate arguments commonly give, 1/3 and 2/3 (0.17 away from 1/2), outside the
+#: margin, while allowing a fit over a few decades to be off by a fifth of the sketch's exponent. Every chapter
+#: that calls a fitted slope "equivalent" to a sketch's uses this margin.
+SKETCH_SLOPE_MARGIN = 0.10
+
 
 def t_pvalue(x, null: float = 0.0) -> float:
     """Two-sided p-value of the one-sample t test of mean(x) = ``null``; ``x: (n_seeds,)``.

@@ -1,4 +1,11 @@
-"""Figures shared by the chapters: one style, labelled axes, legends, 95% confidence bands over seeds."""
+"""Figures shared by the chapters: one style, one size for the book's column, labelled axes, legends, 95%
+confidence bands over seeds.
+
+Every chapter draws its figures with :func:`figure` (or at :data:`COLUMN_IN` wide), so that a figure is shown
+at (nearly) the size it was drawn at in the book's text column, and its smallest text stays at least
+:data:`MIN_FONT_PT` points as drawn. A figure that needs more panels than the column holds side by side stacks
+them (``nrows``), rather than squeezing them.
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -6,8 +13,30 @@ import numpy as np
 
 from ..stats import mean_ci
 
-plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
-                     "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False})
+#: dots per inch of every figure, on screen and saved
+DPI = 110
+#: the text column of the built book at a 1366 px wide window, in CSS pixels (tests/test_browser.py measures it)
+COLUMN_PX = 720
+#: the width every chapter figure is drawn at, in inches: the column at :data:`DPI`
+COLUMN_IN = COLUMN_PX / DPI
+#: the smallest font size any figure uses, in points as drawn
+MIN_FONT_PT = 8
+
+plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "axes.grid": True, "grid.alpha": 0.3,
+                     "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
+                     "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "figure.titlesize": 10,
+                     "xtick.labelsize": MIN_FONT_PT, "ytick.labelsize": MIN_FONT_PT,
+                     "legend.fontsize": MIN_FONT_PT, "legend.title_fontsize": MIN_FONT_PT})
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, row_height: float | None = None, width: float = 1.0, **kw):
+    """``plt.subplots`` sized for the book's column: ``width`` (a share of the column) times :data:`COLUMN_IN`
+    wide, ``row_height`` inches per row of panels (default: 2.9 for one panel per row, 2.6 for more).
+    Use at most two panels per row; stack more with ``nrows``."""
+    if row_height is None:
+        row_height = 2.9 if ncols == 1 else 2.6
+    kw.setdefault("layout", "constrained")
+    return plt.subplots(nrows, ncols, figsize=(width * COLUMN_IN, row_height * nrows), **kw)
 
 
 def band(ax, x, runs, label, color=None, **kw):
