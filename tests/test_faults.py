@@ -8,7 +8,7 @@ was finished and never leaves a wrong number in the book.
 | two runs on one store at once | test_two_runs_on_one_store_finish_with_a_lone_runs_bytes |
 | a read-only or full disk | test_a_store_that_is_a_file_or_read_only_is_one_line_before_any_unit, test_a_disk_that_fills_mid_run_is_one_line_and_loses_nothing |
 | a Dask worker killed | tests/test_units.py::test_a_killed_worker_does_not_lose_the_sweep |
-| the scheduler killed | test_a_killed_scheduler_is_one_line_and_a_rerun_resumes |
+| the scheduler killed | test_a_killed_scheduler_is_one_line_and_a_rerun_resumes; every way its connection drops (in-process): test_every_way_the_scheduler_connection_drops_is_scheduler_lost, test_a_cancelled_future_or_a_client_not_running_is_scheduler_lost, test_a_units_own_exception_is_not_scheduler_lost |
 | Ctrl-C under local:N | tests/test_scale_cli.py::test_ctrl_c_ends_run_in_one_line_with_130_and_leaves_nothing |
 | one seed, to any chapter | test_one_seed_is_refused_by_every_chapter_before_any_unit |
 | a notebook cell that raises | tests/test_failures.py::test_failing_chapter_is_named_and_keeps_previous_book |
@@ -235,6 +235,88 @@ def _end(*procs):
             except psutil.Error:
                 pass
         p.wait()
+
+
+class _FakeFuture:
+    def __init__(self, key, status="finished", raises=None, value=None):
+        self.key, self.status, self.raises, self.value = key, status, raises, value
+
+    def cancelled(self):
+        return self.status == "cancelled"
+
+    def result(self):
+        if self.raises is not None:
+            raise self.raises
+        return self.value
+
+
+class _FakeClient:
+    loop = None
+
+    def __init__(self, futures, status="running", map_raises=None):
+        self.futures, self.status, self.map_raises = futures, status, map_raises
+
+    def map(self, fn, units, key, **kw):
+        if self.map_raises is not None:
+            raise self.map_raises
+        return self.futures
+
+
+def _fake_dask(monkeypatch, futures, **kw):
+    import distributed
+
+    monkeypatch.setattr(distributed, "as_completed", lambda futs, loop=None: iter(futs))
+    ex = executors.Dask.__new__(executors.Dask)
+    ex.address, ex.client = "tcp://127.0.0.1:1", _FakeClient(futures, **kw)
+    return ex
+
+
+def _lost_connection_errors():
+    import asyncio
+
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+    from distributed.core import RPCClosed
+    from tornado.iostream import StreamClosedError
+
+    return [CommClosedError("in <TCP (closed) ConnectionPool.gather local=tcp://127.0.0.1:1>: Stream is closed"),
+            StreamClosedError(), RPCClosed("rpc closed"), ConnectionResetError(104, "reset"), TimeoutError(),
+            FutureCancelledError("mtrl-unit-x", "scheduler-connection-lost"), asyncio.CancelledError()]
+
+
+@pytest.mark.parametrize("k", range(7))
+def test_every_way_the_scheduler_connection_drops_is_scheduler_lost(k, monkeypatch):
+    """In-process, with a fake client: a finished unit whose result cannot be gathered because the connection
+    dropped (the race the killed-scheduler row hit: ``CommClosedError ... Stream is closed`` from
+    ``fut.result()`` while the client's status still read running) is the one SchedulerLost line."""
+    err = _lost_connection_errors()[k]
+    us = small_units(2)
+    ex = _fake_dask(monkeypatch, [_FakeFuture("a", value={"x": 1}), _FakeFuture("b", raises=err)])
+    got = ex.iter_results(us)
+    assert next(got) == (0, {"x": 1})
+    with pytest.raises(executors.SchedulerLost, match="rerunning the command resumes"):
+        next(got)
+    with pytest.raises(executors.SchedulerLost):                          # in submitting the units too
+        list(_fake_dask(monkeypatch, [], map_raises=err).iter_results(us))
+
+
+def test_a_cancelled_future_or_a_client_not_running_is_scheduler_lost(monkeypatch):
+    us = small_units(1)
+    with pytest.raises(executors.SchedulerLost):
+        list(_fake_dask(monkeypatch, [_FakeFuture("a", status="cancelled")]).iter_results(us))
+    for status in ("connecting", "closing", "closed"):
+        ex = _fake_dask(monkeypatch, [_FakeFuture("a", raises=ValueError("anything"))], status=status)
+        with pytest.raises(executors.SchedulerLost):
+            list(ex.iter_results(us))
+
+
+@pytest.mark.parametrize("err", [ValueError("a unit's bug"), OSError(28, "No space left on device")])
+def test_a_units_own_exception_is_not_scheduler_lost(err, monkeypatch):
+    """A unit that raises (its future's status is "error") keeps its own exception, an OSError included."""
+    ex = _fake_dask(monkeypatch, [_FakeFuture("a", status="error", raises=err)])
+    with pytest.raises(type(err)) as info:
+        list(ex.iter_results(small_units(1)))
+    assert info.value is err and not isinstance(info.value, executors.SchedulerLost)
 
 
 @pytest.mark.slow

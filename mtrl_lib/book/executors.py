@@ -20,6 +20,7 @@ bytes however many workers there are.
 """
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import os
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from ..progress import progress_bar
 from ..units import InProcess, Unit, call
+from .scheduler_errors import SchedulerError, SchedulerLost, connection_lost, lost_message
 from .store import Store, normalise, science_digest, unit_key
 
 ENV_SCHEDULER, ENV_STORE, ENV_LOG = "MTRL_SCHEDULER", "MTRL_STORE", "MTRL_UNITS_LOG"
@@ -36,12 +38,8 @@ ENV_DIGEST = "MTRL_SCIENCE_DIGEST"
 CONNECT_TIMEOUT_S = 5
 
 
-class SchedulerError(ValueError):
-    """The scheduler cannot be used (one line; the command line exits 2)."""
-
-
-class SchedulerLost(RuntimeError):
-    """The scheduler went away while units ran (the chapter fails in one line; the store keeps what finished)."""
+__all__ = ["SchedulerError", "SchedulerLost", "Dask", "Stored", "check_scheduler", "from_environment",
+           "parse_scheduler", "start_local_cluster"]
 
 
 def _identity() -> tuple[str, str]:
@@ -143,18 +141,52 @@ class Dask:
     def workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
+    def _lost(self) -> SchedulerLost:
+        return SchedulerLost(lost_message(self.address))
+
+    def _running(self) -> bool:
+        return self.client.status == "running"
+
     def iter_results(self, units: list[Unit]):
-        """Yield ``(index, result)`` as units finish (in any order)."""
+        """Yield ``(index, result)`` as units finish (in any order).
+
+        Every way the connection to the scheduler can drop (:func:`~mtrl_lib.book.scheduler_errors.connection_lost`:
+        a closed comm or stream, an OSError or timeout of the connection, futures cancelled by the client as it
+        reconnects or closes), or a client no longer ``running``, raises :class:`SchedulerLost` (one line: a rerun
+        resumes from the store), whether it shows in submitting the units, in waiting for them, or in gathering
+        a finished unit's result (``fut.result()`` can raise ``CommClosedError`` before the client's status
+        changes). A unit's own exception (its future's status is ``"error"``) is re-raised as it is."""
         from distributed import as_completed
 
         keys = [f"mtrl-unit-{unit_key(u)}" for u in units]
-        futures = self.client.map(call, units, key=keys, retries=3, pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        for fut in as_completed(futures, loop=self.client.loop):
-            if fut.cancelled() or self.client.status in ("closing", "closed", "connecting"):
-                raise SchedulerLost(f"the Dask scheduler at {self.address} went away mid-chapter; the finished "
-                                    f"units are in the store, and rerunning the command resumes from them")
-            yield index[fut.key], fut.result()
+        try:
+            futures = self.client.map(call, units, key=keys, retries=3, pure=False)
+            index = {f.key: i for i, f in enumerate(futures)}
+            finished = as_completed(futures, loop=self.client.loop)
+        except (Exception, asyncio.CancelledError) as e:
+            if connection_lost(e) or not self._running():
+                raise self._lost() from None
+            raise
+        while True:
+            try:
+                fut = next(finished)
+            except StopIteration:
+                return
+            except (Exception, asyncio.CancelledError) as e:
+                if connection_lost(e) or not self._running():
+                    raise self._lost() from None
+                raise
+            if fut.cancelled() or not self._running():
+                raise self._lost()
+            try:
+                result = fut.result()
+            except (Exception, asyncio.CancelledError) as e:
+                if fut.status == "error":
+                    raise                                   # the unit's own exception (or KilledWorker)
+                if connection_lost(e) or not self._running():
+                    raise self._lost() from None
+                raise
+            yield index[fut.key], result
 
     def map(self, units, desc=None) -> list[dict]:
         out = [None] * len(units)

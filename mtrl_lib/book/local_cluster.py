@@ -19,6 +19,8 @@ import sys
 import tempfile
 import warnings
 
+from .scheduler_errors import SchedulerError
+
 START_TIMEOUT_S = 120
 
 
@@ -27,8 +29,6 @@ class LocalClusterProcess:
     ``scheduler_address`` and ``close()``, as a LocalCluster has."""
 
     def __init__(self, n: int):
-        from .executors import SchedulerError
-
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")      # inherited by the worker processes
         self._log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([sys.executable, "-m", __name__, str(n)], stdin=subprocess.PIPE,
