@@ -142,25 +142,34 @@ def test_refresh_prose_copies_markdown_into_the_executed_notebook(tmp_path):
 
 
 def test_book_lock_serialises_two_builds(tmp_path):
+    """The first build holds the lock until the test releases it (after the second has said it waits), so the
+    check does not depend on how fast a loaded machine starts the second process."""
     lock = tmp_path / "book.lock"
     code = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
         from mtrl_lib.book.bookcache import book_lock
         with book_lock(Path({str(lock)!r}), log=lambda s: print(s, flush=True)):
-            print("in", time.time(), flush=True); time.sleep(1.0); print("out", time.time(), flush=True)
+            print("in", time.time(), flush=True); sys.stdin.readline(); print("out", time.time(), flush=True)
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)]
-    time.sleep(0.5)
-    procs.append(subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT))
-    outs = [p.communicate(timeout=120)[0] for p in procs]
+    first = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             cwd=ROOT)
+    entered = first.stdout.readline()
+    assert entered.startswith("in "), entered
+    second = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT)
+    waited = second.stdout.readline()
+    assert "waiting" in waited, waited
+    time.sleep(0.2)
+    first.stdin.write("\n")
+    first.stdin.flush()
+    outs = [entered + first.communicate(timeout=120)[0], waited + second.communicate(timeout=120)[0]]
     spans = []
     for o in outs:
         t = {ln.split()[0]: float(ln.split()[1]) for ln in o.splitlines() if ln.split()[0] in ("in", "out")}
         spans.append((t["in"], t["out"]))
     spans.sort()
     assert spans[0][1] <= spans[1][0], spans          # no overlap
-    assert any("waiting" in o for o in outs)
 
 
 # ---------------------------------------------------------------- the benchmark and its page

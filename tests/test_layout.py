@@ -31,3 +31,68 @@ def test_science_never_imports_publishing():
             if absolute or relative or rel_names:
                 bad.append(f"{p.relative_to(LIB)} imports {mod}")
     assert not bad, bad
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(LIB.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict:
+    """``{module: {modules of mtrl_lib it imports}}``, imports inside functions included (a lazy import is still
+    a dependency: it only hides a cycle until the function runs)."""
+    paths = {_module_name(p): p for p in LIB.rglob("*.py")}
+    graph = {m: set() for m in paths}
+    for mod, path in paths.items():
+        package = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package[:len(package) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                names = [target] + [f"{target}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            graph[mod] |= {n for n in names if n in paths and n != mod}
+    return graph
+
+
+def cycles(graph: dict) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycle_in_the_package():
+    """No two modules of mtrl_lib import each other, directly or through others (book/executors.py and
+    book/local_cluster.py used to)."""
+    graph = import_graph()
+    assert "mtrl_lib.book.scheduler_errors" in graph["mtrl_lib.book.local_cluster"]
+    assert cycles(graph) == []
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]   # the detector works
