@@ -79,17 +79,35 @@ def resolve(chapter: Chapter, profile: str, overrides: dict):
         params = chapter.params_class(**values)
     except ValueError as e:
         raise ParameterError(str(e)) from None
-    check_seeds(params)
+    check_params(params)
     return params
+
+
+def check_params(params) -> None:
+    """The refusals a chapter's ``Params`` cannot make itself, made before any unit runs, by the command line
+    (:func:`resolve`) and by each notebook's cell that builds its ``params`` (so Jupyter refuses too): fewer
+    than two seeds (:func:`check_seeds`), and a configuration whose largest unit cannot fit in this machine's
+    memory (:func:`mtrl_lib.experiments.memory.check_fits`). Raises :class:`ParameterError` (one line)."""
+    check_seeds(params)
+    from ..experiments.memory import check_fits
+
+    try:
+        check_fits(params)
+    except ValueError as e:
+        raise ParameterError(str(e)) from None
 
 
 def check_seeds(params) -> None:
     """Every chapter decides on 95% intervals over seeds, and an interval needs two of them: one seed would run
-    for minutes and then fail on an infinite interval, so it is refused here, before any unit runs. (Not in
-    ``ChapterParams``: a chapter's units build their ``Params`` with one seed each.)"""
-    if len(params.seeds) < 2:
-        raise ParameterError(f"seeds must hold at least 2 seeds (a 95% interval needs two), "
-                             f"got {list(params.seeds)}")
+    for minutes and then fail on an infinite interval, so it is refused here, before any unit runs, in the one
+    wording of :func:`mtrl_lib.experiments.common.check_seed_count`. (Not in ``ChapterParams``: a chapter's units
+    build their ``Params`` with one seed each.)"""
+    from ..experiments.common import check_seed_count
+
+    try:
+        check_seed_count(params.seeds)
+    except ValueError as e:
+        raise ParameterError(str(e)) from None
 
 
 def to_papermill(params) -> dict:

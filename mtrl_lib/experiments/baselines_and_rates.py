@@ -55,7 +55,7 @@ from ..tasks import draw_tasks, make_generator
 from ..threads import one_thread
 from ..train import CONTROLS, TrainConfig, setup, stream_seed, train
 from ..units import run_units, unit
-from .common import ChapterParams, Choice, Float, Int, IntList
+from .common import ChapterParams, Choice, Float, Int, IntList, check_seed_count
 from .step_sizes import GRID_ETA_A, GRID_ETA_W, GRID_ROUNDS, GRID_SEEDS, GRID_SIZES, GRID_T, STEP_SIZES
 
 PAPER_FAMILIES = ("linear", "quadratic")
@@ -147,9 +147,7 @@ class Params(ChapterParams):
 
     def check(self) -> None:
         super().check()
-        if len(self.seeds) < 2:
-            raise ValueError(f"seeds must hold at least 2 seeds (one seed has no confidence interval), "
-                             f"got {list(self.seeds)}")
+        check_seed_count(self.seeds)            # the one wording of every chapter (experiments/common.py)
         if self.r >= self.ds[0]:
             raise ValueError(f"ds must all exceed r = {self.r}, got {list(self.ds)}")
         if sum(T >= 2 * self.r for T in self.T_values) < 2:

@@ -142,3 +142,18 @@ def check_rounds_multiple(rounds_name: str, rounds: int, every_name: str, every:
     interval."""
     if rounds % every:
         raise ValueError(f"{rounds_name} must be a multiple of {every_name} = {every}, got {rounds}")
+
+
+#: the fewest seeds a chapter runs with: every verdict rests on 95% intervals over seeds, and an interval needs two
+#: (a verdict needs :data:`mtrl_lib.stats.MIN_SEEDS`; with fewer it reads "undecided")
+MIN_INTERVAL_SEEDS = 2
+
+
+def check_seed_count(seeds) -> None:
+    """The one wording of the too-few-seeds refusal, for every chapter: the command line and each notebook
+    (:func:`mtrl_lib.book.cli_values.check_seeds`) and the chapters whose ``Params`` refuse it themselves call
+    it. Not unit code: no unit runs it (a chapter's units build their ``Params`` with one seed each, so the
+    ``ChapterParams`` base cannot refuse one seed on construction)."""
+    if len(seeds) < MIN_INTERVAL_SEEDS:
+        raise ValueError(f"seeds must hold at least {MIN_INTERVAL_SEEDS} seeds (a 95% interval needs two), "
+                         f"got {list(seeds)}")

@@ -43,7 +43,7 @@ from ..tasks import Tasks, draw_tasks, make_generator, random_subspace, sample
 from ..threads import one_thread
 from ..train import feature_grad, head_step, resolve_device, stream_seed
 from ..units import run_units, unit
-from .common import ChapterParams, Choice, Float, Int
+from .common import ChapterParams, Choice, Float, Int, check_seed_count
 
 CONTROLS = ("none", "shuffled_labels", "swapped_heads", "sign_flipped")
 GRAD_LEVEL = 1e-8        # largest relative error of an exact identity (float64 round-off here is ~1e-15)
@@ -91,8 +91,7 @@ class Params(ChapterParams):
 
     def check(self) -> None:
         super().check()
-        if len(self.seeds) < 2:
-            raise ValueError(f"seeds must hold at least 2 seeds (an interval needs two), got {list(self.seeds)}")
+        check_seed_count(self.seeds)            # the one wording of every chapter (experiments/common.py)
 
 
 # ---------------------------------------------------------------- units (one seed each)

@@ -42,7 +42,7 @@ from ..threads import one_thread
 from ..train import CONTROLS, TrainConfig, TrainResult, resolve_device, setup, stream_seed, train
 from ..units import run_units, unit
 from . import step_sizes
-from .common import ChapterParams, Choice, Int, IntList
+from .common import ChapterParams, Choice, Int, IntList, check_seed_count
 
 TASK_SETS = ("aligned", "orthogonal", "new")
 #: Params fields a training unit needs, and those the downstream probe needs.
@@ -85,9 +85,7 @@ class Params(ChapterParams):
 
     def check(self) -> None:
         super().check()
-        if len(self.seeds) < 2:
-            raise ValueError(f"seeds must hold at least 2 seeds (a 95% interval needs two; a verdict needs "
-                             f"{stats.MIN_SEEDS}), got {list(self.seeds)}")
+        check_seed_count(self.seeds)            # the one wording of every chapter (experiments/common.py)
         if self.draws < len(self.seeds):
             raise ValueError(f"draws must be at least the number of seeds ({len(self.seeds)}): every seed has "
                              f"its paired single-task draw, got {self.draws}")

@@ -38,7 +38,7 @@ from ..threads import one_thread
 from ..train import CONTROLS, TrainConfig, train
 from ..units import run_units, unit
 from . import step_sizes
-from .common import ChapterParams, Choice, ChoiceList, IntList, check_rounds_multiple
+from .common import ChapterParams, Choice, ChoiceList, IntList, check_rounds_multiple, check_seed_count
 from .step_sizes import STEP_SIZES
 
 #: the subspace error sqrt(1 - c^2) of a W whose worst principal cosine with span(M) is c = 0.9, the cosine
@@ -85,9 +85,7 @@ class Params(ChapterParams):
                              f"got {list(self.T_values)}")
         if self.r < 2 and "quadratic" in self.all_families:
             raise ValueError(f"r must be >= 2 when the quadratic family is used, got {self.r}")
-        if len(self.seeds) < 2:
-            raise ValueError(f"seeds must hold at least 2 seeds (a confidence interval needs two), "
-                             f"got {list(self.seeds)}")
+        check_seed_count(self.seeds)            # the one wording of every chapter (experiments/common.py)
         for f in self.all_families:        # the curves and the common-round comparison read these records
             check_rounds_multiple("rounds_quadratic" if f == "quadratic" else "rounds", self.rounds_for(f),
                                   "record_every", self.record_every)
