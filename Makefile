@@ -1,4 +1,5 @@
-# One entry point. `make book` builds the book; `make test` installs and runs the whole test suite.
+# One entry point. `make book` builds the book; `make test` installs and runs the whole test suite; `make test-fast`
+# the fast tier (no kernel, cluster, JupyterLab, browser or book build: a few minutes, for the edit loop).
 # Both create the virtual environment .venv on first use (Python 3.11, pinned requirements).
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -9,7 +10,7 @@ PYTEST_ARGS ?=
 # The results store: _build/store (a build product). The paper profile also reads the published results
 # (published/paper-results/) and never writes them: `make publish` is the explicit step that does.
 
-.PHONY: book publish test install browser-deps lint-deps lab bench verify gpu-check clean
+.PHONY: book publish test test-fast install browser-deps lint-deps lab bench verify gpu-check clean
 
 $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml setup.py mtrl_lib/_normal.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -46,6 +47,11 @@ lint-deps: $(ACTIONLINT)
 
 test: install browser-deps lint-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The fast tier: every test that uses no heavy fixture (tests/conftest.py marks the others slow, and makes a test
+# that starts a kernel, cluster, Lab, browser or book build without one fail). Installs like `make test`.
+test-fast: install lint-deps
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # JupyterLab on the chapter notebooks with .venv's kernel (--allow-root when run as root). LAB_ARGS passes
 # options through, e.g. make lab LAB_ARGS="--no-browser --port 8899".

@@ -174,25 +174,84 @@ def test_book_lock_serialises_two_builds(tmp_path):
 
 # ---------------------------------------------------------------- the benchmark and its page
 
-def test_bench_quick_reports_every_figure(tmp_path):
-    """bench --quick: every figure exists and are finite (never that they are fast), the page names the
-    machine, and the chunked memory figure stays inside its budget's neighbourhood."""
-    from mtrl_lib.book.bench import FIGURES
+BOOK_FIGURES = ("rebuild_ratio", "jobs_ratio")
 
-    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "bench", "--quick", "--json", str(tmp_path / "b.json"),
-                          "--page", str(tmp_path / "p.md")], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stdout + out.stderr
-    res = json.loads((tmp_path / "b.json").read_text())
+
+def test_bench_quick_reports_every_figure(tmp_path, dask_cluster, monkeypatch):
+    """bench --quick, in-process: every figure but the book's two exists and is finite (never that it is fast),
+    the page names the machine, and the units figure runs on the session's cluster (tests/conftest.py). The book
+    figures time real book builds, which the suite pays for once (tests/test_book.py checks the cache they time);
+    their protocol is checked on a fake build below."""
+    from mtrl_lib.book import bench, executors
+
+    class Shared:                                   # the session's cluster, which the bench must not close
+        scheduler_address = dask_cluster.scheduler_address
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(executors, "start_local_cluster", lambda n: Shared())
+    lines = []
+    only = tuple(f for f in bench.FIGURES if f not in BOOK_FIGURES)
+    res = bench.run(quick=True, only=only, json_path=tmp_path / "b.json", page_path=tmp_path / "p.md",
+                    log=lines.append)
     assert not res["errors"], res["errors"]
-    for name in FIGURES:
+    assert json.loads((tmp_path / "b.json").read_text())["figures"].keys() == set(only)
+    for name in only:
         assert math.isfinite(res["figures"][name]) and res["figures"][name] > 0, name
-    assert res["details"]["book"]["rebuild_executed"] == []          # prose-only edit: nothing re-executed
-    assert res["details"]["book"]["rebuild_prose_in_html"]
-    assert res["details"]["book"]["second_jobs2_executed"] == []     # cache valid after a parallel build
+    assert res["details"]["units"]["same_results"]
     page = (tmp_path / "p.md").read_text()
     assert res["machine"]["cpu"] in page and "torch" in page and "| `loop_ratio` |" in page
-    for name in FIGURES:
-        assert f"`{name}`" in out.stdout
+    assert all(f"`{name}`" in "\n".join(lines) for name in bench.FIGURES)
+
+
+def test_book_bench_protocol_on_a_fake_build(tmp_path, monkeypatch):
+    """The book figures' protocol (quick): stub chapters, cold --jobs 2 then --jobs 1 from an empty build, a
+    prose-only edit and a rebuild, then --jobs 2 again; the ratios are of those times. ``run_book`` is faked
+    (no kernel): it records the order and the state of the copy it was given."""
+    import shutil
+
+    from mtrl_lib.book.bench import book_build as bb
+
+    names = ["01_pseudo_contrastive", "02_subspace_recovery"]
+
+    def fake_copy(dest, committed=False, skip=()):
+        for rel in ["book/_toc.yml", *[f"notebooks/{n}.ipynb" for n in names]]:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / rel, dest / rel)
+        return dest
+
+    times = iter([6.0, 10.0, 1.5, 0.5])
+    calls = []
+
+    def fake_run(tree, jobs, timeout):
+        fresh = not (tree / "_build").exists()
+        calls.append((jobs, fresh))
+        nb = nbformat.read(tree / "notebooks" / f"{names[0]}.ipynb", as_version=4)
+        html = tree / "_build" / "html" / "chapters" / f"{names[0]}.html"
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(nb.cells[0].source + " " + [c for c in nb.cells if c.cell_type == "markdown"][-1].source)
+        return {"seconds": next(times), "executed": names if fresh else [], "cached": [] if fresh else names}
+
+    monkeypatch.setattr(bb, "copy_tree", fake_copy)
+    monkeypatch.setattr(bb, "_chapter_names", lambda tree: names)
+    monkeypatch.setattr(bb, "run_book", fake_run)
+    monkeypatch.setattr(bb.subprocess, "run", lambda *a, **k: None)        # compileall and the import warm-up
+    res = bb.bench_book(quick=True)
+    assert calls == [(2, True), (1, True), (1, False), (2, False)]
+    assert res["jobs_ratio"] == 6.0 / 10.0 and res["rebuild_ratio"] == 1.5 / 10.0
+    assert res["rebuild_executed"] == [] and res["second_jobs2_executed"] == [] and res["rebuild_prose_in_html"]
+    assert res["stub_chapters"] and res["cold_executed"] == names
+
+
+def test_bench_command_line_writes_the_figures_it_is_asked_for(tmp_path):
+    """``python -m mtrl_lib bench`` (what ``make bench`` runs), one quick figure into a file of the test's."""
+    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "bench", "--quick", "--only", "matmul_fraction",
+                          "--json", str(tmp_path / "b.json"), "--page", str(tmp_path / "p.md")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    res = json.loads((tmp_path / "b.json").read_text())
+    assert math.isfinite(res["figures"]["matmul_fraction"]) and "| `matmul_fraction` |" in out.stdout
 
 
 def test_placeholder_page_when_never_measured(tmp_path):

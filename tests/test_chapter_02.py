@@ -254,15 +254,11 @@ def test_cli_rejects_a_decreasing_T_list_before_computing():
     assert "T_values must be strictly increasing, got [5, 1]" in out.stderr + out.stdout
 
 
-@pytest.mark.slow
-def test_cli_run_writes_the_glued_numbers(tmp_path):
-    args = ["-p", "d", "30", "-p", "r", "3", "-p", "m", "40", "-p", "rounds", "30", "-p", "rounds_quadratic", "30",
-            "-p", "T_values", "1,4,12", "-p", "seeds", "0,1,2", "-p", "record_every", "10"]
-    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", "02_subspace_recovery", *args,
-                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    data = json.loads((tmp_path / "02_subspace_recovery.json").read_text())
-    for name in INTRO_NAMES + ("c2_quadratic_err_Tmax", "c2_grid_linear_eta_W", "c2_linear_err_T12_ci"):
+def test_cli_run_writes_the_glued_numbers(small_c2_lone):
+    """The session's one command-line run of chapter 2 (tests/conftest.py: SMALL_C2, T = 1 and 10, two seeds)."""
+    out_dir, _ = small_c2_lone
+    data = json.loads((out_dir / "02_subspace_recovery.json").read_text())
+    for name in INTRO_NAMES + ("c2_quadratic_err_Tmax", "c2_grid_linear_eta_W", "c2_linear_err_T10_ci"):
         assert name in data, name
-    assert data["c2_Tmax"] == 12 and data["c2_n_seeds"] == 3
+    assert data["c2_Tmax"] == 10 and data["c2_n_seeds"] == 2
     assert data["c2_verdict"].startswith("undecided")

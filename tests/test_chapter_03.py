@@ -257,7 +257,6 @@ def test_summary_has_every_name_the_prose_and_the_intro_quote(small):
         assert isinstance(value, str) or math.isfinite(value), name
 
 
-@pytest.mark.slow
 def test_cli_rejects_a_decreasing_list_before_computing(tmp_path):
     out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", "03_downstream", "-p", "ds", "[160, 20]",
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
@@ -265,8 +264,7 @@ def test_cli_rejects_a_decreasing_list_before_computing(tmp_path):
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
-@pytest.mark.slow
-def test_cli_run_writes_the_glued_numbers(tmp_path):
+def test_cli_run_writes_the_glued_numbers(tmp_path, kernel):
     # 3 seeds keep this fast; with fewer than 10 seeds the verdicts are "undecided" (tested here too)
     args = ["-p", "ds", "20,80", "-p", "r", "3", "-p", "m", "30", "-p", "T", "10", "-p", "rounds", "1",
             "-p", "ms", "5,30", "-p", "n3s", "20,60", "-p", "n3", "60", "-p", "down_tasks", "3", "-p", "n_test", "300",

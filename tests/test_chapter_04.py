@@ -230,8 +230,7 @@ def test_explore_shares_the_sample_budget():
     assert res["n"] == ch.EXPLORE["n_total"] // 4 and res["cos"].shape == (ch.EXPLORE["r"],)
 
 
-@pytest.mark.slow
-def test_cli_run_with_rounds_off_the_grid_writes_the_glued_numbers(tmp_path):
+def test_cli_run_with_rounds_off_the_grid_writes_the_glued_numbers(tmp_path, kernel):
     """`run 04_single_task -p rounds 1` used to pass validation and crash in the glue cell."""
     args = ["-p", "d", "30", "-p", "r", "3", "-p", "m", "30", "-p", "T", "8", "-p", "n", "20", "-p", "rounds", "1",
             "-p", "draws", "10", "-p", "n3s", "20,60", "-p", "n3", "60", "-p", "down_tasks", "3", "-p", "n_test", "300"]

@@ -363,8 +363,7 @@ def test_bad_parameters_name_themselves(kw, match):
         ch.Params(**kw)
 
 
-@pytest.mark.slow
-def test_cli_run_writes_the_glued_numbers(tmp_path):
+def test_cli_run_writes_the_glued_numbers(tmp_path, kernel):
     args = ["-p", "d", "30", "-p", "r", "3", "-p", "m", "40", "-p", "T", "10", "-p", "rounds", "30",
             "-p", "rounds_quadratic", "30", "-p", "anatomy_n", "100", "-p", "norm_scales", "[0.1, 1.0]"]
     out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", "05_head_adaptation", *args,

@@ -388,8 +388,7 @@ def test_cli_rejects_bad_input_before_computing():
     assert "T_values must be strictly increasing, got [40, 5]" in out.stderr + out.stdout
 
 
-@pytest.mark.slow
-def test_cli_run_with_d_and_r_writes_the_glued_numbers(tmp_path):
+def test_cli_run_with_d_and_r_writes_the_glued_numbers(tmp_path, kernel):
     args = ["-p", "d", "30", "-p", "r", "3", "-p", "m", "40", "-p", "rounds", "30", "-p", "rounds_quadratic", "40",
             "-p", "T_values", "3,6,12", "-p", "n_total", "120", "-p", "ds", "15,30", "-p", "n2s", "20,40",
             "-p", "rounds_parity_large", "20", "-p", "seeds", "0,1,2", "-p", "n_test", "100"]

@@ -285,3 +285,22 @@ def test_equality_is_an_equivalence_test_with_its_margin():
     assert "lower the effective dimension below" in ch.effdim_reading(below, False)
     assert "not an effect of the many tasks" in ch.effdim_reading(same, True)
     assert "cannot tell" in ch.effdim_reading(same, False)
+
+
+def test_cli_run_at_a_tiny_size_writes_the_glued_numbers(tmp_path, kernel):
+    """The chapter through the command line (papermill, its notebook) at a tiny size: every name the
+    introduction quotes is glued, for the seeds asked for."""
+    import json
+    import subprocess
+    import sys
+
+    from mtrl_lib.book.chapters import ROOT
+
+    args = ["-p", "m", "20", "-p", "T_values", "[1, 5]", "-p", "rounds", "5", "-p", "down_tasks", "3",
+            "-p", "n3s", "[10, 20]", "-p", "n3", "20", "-p", "seeds", "[0, 1]"]
+    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", "07_real_data", *args, "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "07_real_data.json").read_text())
+    assert set(INTRO) <= set(data) and data["rd_n_seeds"] == 2
+    assert data["rd_verdict"].startswith("undecided")              # two seeds decide nothing

@@ -202,3 +202,20 @@ def test_cli_rejects_bad_input_before_computing(args, line):
     assert out.returncode == 2, out.stderr
     err = (out.stderr + out.stdout).strip()
     assert line in err and len(err.splitlines()) == 1, err
+
+
+def test_cli_run_at_a_tiny_size_writes_the_glued_numbers(tmp_path, kernel):
+    """The chapter through the command line (papermill, its notebook) at a tiny size: the names the introduction
+    quotes are glued, for the sizes asked for."""
+    from mtrl_lib.book.chapters import ROOT
+
+    args = ["-p", "d", "10", "-p", "r", "2", "-p", "m", "12", "-p", "T", "4", "-p", "n2s", "[5, 20]",
+            "-p", "rounds", "6", "-p", "rounds_adapted", "6", "-p", "track_round", "4", "-p", "T_values", "[4, 8]",
+            "-p", "n2_T", "10", "-p", "T_small", "2", "-p", "seeds", "[0, 1]"]
+    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", NAME, *args, "--out", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / f"{NAME}.json").read_text())
+    assert set(REQUIRED) <= set(data) and data["p8_n_seeds"] == 2
+    assert data["p8_nmin"] == 5 and data["p8_nmax"] == 20
+    assert data["p8_verdict"].startswith("undecided")

@@ -9,6 +9,7 @@
   ``one_of(...)`` values): until then it fails and says so.
 """
 import contextlib
+import copy
 import json
 import os
 import re
@@ -74,8 +75,7 @@ def test_convert_a_copy_of_chapter_1(tmp_path):
     assert convert_notebook(copy) == 0 and copy.read_text() == text       # idempotent
 
 
-@pytest.mark.slow
-def test_check_finds_a_value_quoted_before_it_is_glued(tmp_path):
+def test_check_finds_a_value_quoted_before_it_is_glued(tmp_path, kernel):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("from mtrl_lib.book.inline import glued, record\nrecord('t_a', 1.5)"),
         nbformat.v4.new_markdown_cell('a = {eval}`glued["t_a:.1f"]`, b = {eval}`glued["t_b"]`'),
@@ -121,24 +121,32 @@ def _demo_notebook() -> nbformat.NotebookNode:
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
 
 
-def _build(tmp_path, nb: nbformat.NotebookNode) -> subprocess.CompletedProcess:
-    """Execute ``nb`` as the runner does (papermill, MTRL_STATIC=1) and build a one-page book from it with the
-    project's _config.yml (its extensions from book/_ext; MathJax, copied by the runner, left out)."""
+@pytest.fixture(scope="module")
+def demo_executed(tmp_path_factory) -> nbformat.NotebookNode:
+    """The demo notebook executed once, as the runner executes a chapter (papermill, MTRL_STATIC=1)."""
     import papermill as pm
 
-    src = tmp_path / "src"
-    src.mkdir()
-    nbformat.write(nb, tmp_path / "demo_source.ipynb")
+    tmp = tmp_path_factory.mktemp("demo")
+    nbformat.write(_demo_notebook(), tmp / "demo_source.ipynb")
     old = os.environ.get("MTRL_STATIC")
     os.environ["MTRL_STATIC"] = "1"
     try:
-        pm.execute_notebook(str(tmp_path / "demo_source.ipynb"), str(src / "demo.ipynb"), kernel_name="python3",
-                            progress_bar=False, cwd=str(tmp_path))
+        pm.execute_notebook(str(tmp / "demo_source.ipynb"), str(tmp / "demo.ipynb"), kernel_name="python3",
+                            progress_bar=False, cwd=str(tmp))
     finally:
         if old is None:
             os.environ.pop("MTRL_STATIC")
         else:
             os.environ["MTRL_STATIC"] = old
+    return nbformat.read(tmp / "demo.ipynb", as_version=4)
+
+
+def _build(tmp_path, nb: nbformat.NotebookNode) -> subprocess.CompletedProcess:
+    """Build a one-page book from the executed notebook ``nb`` with the project's _config.yml (its extensions
+    from book/_ext; MathJax, copied by the runner, left out)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    nbformat.write(nb, src / "demo.ipynb")
     (src / "intro.md").write_text("# Intro\n\nVerdict from the demo: {glue:text}`demo.ipynb::t_verdict:s`\n")
     (src / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: demo\n")
     shutil.copytree(ROOT / "book" / "_static", src / "_static")
@@ -153,11 +161,10 @@ def _build(tmp_path, nb: nbformat.NotebookNode) -> subprocess.CompletedProcess:
                            "-q"], capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
-def test_book_renders_eval_glued_as_glue_text_and_the_static_explorer(tmp_path):
+def test_book_renders_eval_glued_as_glue_text_and_the_static_explorer(tmp_path, demo_executed, book_build):
     from bs4 import BeautifulSoup
 
-    out = _build(tmp_path, _demo_notebook())
+    out = _build(tmp_path, demo_executed)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     html = tmp_path / "out" / "_build" / "html"
     soup = BeautifulSoup((html / "demo.html").read_text(), "html.parser")
@@ -180,10 +187,10 @@ def test_book_renders_eval_glued_as_glue_text_and_the_static_explorer(tmp_path):
     assert "partly reproduced" in (html / "intro.html").read_text()            # cross-page paste unchanged
 
 
-@pytest.mark.slow
-def test_book_rejects_an_eval_it_cannot_render(tmp_path):
-    nb = _demo_notebook()
-    nb.cells[3].source += "\n\nand {eval}`1 + 1`"     # the markdown cell of the pairs
+def test_book_rejects_an_eval_it_cannot_render(tmp_path, demo_executed, book_build):
+    nb = copy.deepcopy(demo_executed)
+    assert nb.cells[3].cell_type == "markdown"
+    nb.cells[3].source += "\n\nand {eval}`1 + 1`"     # the markdown cell of the pairs (executing it adds nothing)
     out = _build(tmp_path, nb)
     assert out.returncode != 0 and "the book renders only" in out.stdout + out.stderr
 
@@ -263,65 +270,56 @@ NEEDS_LEAD = ("needs the lead's notebook change (python -m mtrl_lib.book.inline 
               "recording values in Jupyter; explorer controls as one_of([...]))")
 
 
-@pytest.mark.slow
-@pytest.mark.browser
-def test_chapter_1_in_jupyterlab_shows_numbers_and_redraws(lab):
-    from playwright.sync_api import sync_playwright
-    from test_browser import ARGS, CHROMIUM
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is not installed: make browser-deps (apt-get install chromium)")
+def test_chapter_1_in_jupyterlab_shows_numbers_and_redraws(lab, chromium):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(f"{lab}/lab/tree/{CHAPTER1.name}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(f"{lab}/lab/tree/{CHAPTER1.name}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
 
-        # The kernel is ready when the server reports it idle with the page's websocket connected.
-        def kernel_ready():
-            ks = _get_json(f"{lab}/api/kernels")
-            return ks and ks[0]["execution_state"] == "idle" and ks[0]["connections"] >= 1
-        _wait(kernel_ready, 120, "the kernel to start")
-        time.sleep(2)
-        page.click(".lm-MenuBar-item:has-text('Run')")
-        page.click(".lm-Menu-item[data-command='runmenu:run-all']")
+    # The kernel is ready when the server reports it idle with the page's websocket connected.
+    def kernel_ready():
+        ks = _get_json(f"{lab}/api/kernels")
+        return ks and ks[0]["execution_state"] == "idle" and ks[0]["connections"] >= 1
+    _wait(kernel_ready, 120, "the kernel to start")
+    time.sleep(2)
+    page.click(".lm-MenuBar-item:has-text('Run')")
+    page.click(".lm-Menu-item[data-command='runmenu:run-all']")
 
-        def all_ran():
-            prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent)")
-            return prompts and all(re.fullmatch(r"\[\d+\]:", t.strip()) for t in prompts)
-        _wait(all_ran, 600, "Run All to finish", step=2)
-        # what the reader sees of each markdown cell: the rendered view beside the (hidden) editor
-        prose = ".jp-MarkdownCell .jp-InputArea > :not(.jp-InputArea-editor):not(.jp-InputArea-prompt)"
+    def all_ran():
+        prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent)")
+        return prompts and all(re.fullmatch(r"\[\d+\]:", t.strip()) for t in prompts)
+    _wait(all_ran, 600, "Run All to finish", step=2)
+    # what the reader sees of each markdown cell: the rendered view beside the (hidden) editor
+    prose = ".jp-MarkdownCell .jp-InputArea > :not(.jp-InputArea-editor):not(.jp-InputArea-prompt)"
 
-        def prose_text():
-            return "\n".join(page.eval_on_selector_all(prose, "els => els.map(e => e.textContent)"))
-        # jupyterlab-myst evaluates each markdown cell's {eval} roles as Run All reaches it
-        try:
-            _wait(lambda: 'glued["' not in prose_text(), 60, "the prose's {eval} roles to render")
-        except AssertionError:
-            pass
-        text = prose_text()
-        assert len(text) > 2000 and "Verdict on C1" in text, f"the rendered prose was not found: {text[:300]!r}"
-        raw = sorted(set(re.findall(r"\{glue:text\}`[^`]*`|glued\[\"[^\"]*\"\]", text)))
-        assert not raw, f"raw role text visible in Lab ({NEEDS_LEAD}): {raw[:10]}"
-        assert "not glued yet" not in text and "KeyError" not in text, (
-            "a value is quoted in the prose before the cell that glues it: "
-            + re.findall(r"[^\n]{0,80}(?:not glued yet|KeyError)[^\n]{0,80}", text)[0])
-        verdict = re.search(r"Verdict on C1:\s*([^\n]{0,120})", text)
-        assert verdict and re.match(r"(reproduced|partly reproduced|not reproduced|undecided)", verdict.group(1)), (
-            verdict.group(0) if verdict else "no verdict sentence")
-        page.locator("text=Verdict on C1 >> visible=true").first.scroll_into_view_if_needed()
-        page.screenshot(path=str(SHOTS / "lab_01_run_all.png"))
+    def prose_text():
+        return "\n".join(page.eval_on_selector_all(prose, "els => els.map(e => e.textContent)"))
+    # jupyterlab-myst evaluates each markdown cell's {eval} roles as Run All reaches it
+    try:
+        _wait(lambda: 'glued["' not in prose_text(), 60, "the prose's {eval} roles to render")
+    except AssertionError:
+        pass
+    text = prose_text()
+    assert len(text) > 2000 and "Verdict on C1" in text, f"the rendered prose was not found: {text[:300]!r}"
+    raw = sorted(set(re.findall(r"\{glue:text\}`[^`]*`|glued\[\"[^\"]*\"\]", text)))
+    assert not raw, f"raw role text visible in Lab ({NEEDS_LEAD}): {raw[:10]}"
+    assert "not glued yet" not in text and "KeyError" not in text, (
+        "a value is quoted in the prose before the cell that glues it: "
+        + re.findall(r"[^\n]{0,80}(?:not glued yet|KeyError)[^\n]{0,80}", text)[0])
+    verdict = re.search(r"Verdict on C1:\s*([^\n]{0,120})", text)
+    assert verdict and re.match(r"(reproduced|partly reproduced|not reproduced|undecided)", verdict.group(1)), (
+        verdict.group(0) if verdict else "no verdict sentence")
+    page.locator("text=Verdict on C1 >> visible=true").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "lab_01_run_all.png"))
 
-        # The explorer: its slider redraws the figure below it.
-        sliders = page.locator(".widget-interact .widget-hslider")
-        assert sliders.count() >= 1, f"no slider in the explorer ({NEEDS_LEAD})"
-        figure = page.locator(".widget-interact .jp-OutputArea-output img").last
-        before = figure.get_attribute("src")
-        sliders.first.locator(".noUi-handle").focus()
-        page.keyboard.press("ArrowRight")
-        _wait(lambda: figure.get_attribute("src") != before, 120, "the explorer's figure to redraw")
-        sliders.first.scroll_into_view_if_needed()
-        page.screenshot(path=str(SHOTS / "lab_01_explorer_moved.png"))
-        browser.close()
+    # The explorer: its slider redraws the figure below it.
+    sliders = page.locator(".widget-interact .widget-hslider")
+    assert sliders.count() >= 1, f"no slider in the explorer ({NEEDS_LEAD})"
+    figure = page.locator(".widget-interact .jp-OutputArea-output img").last
+    before = figure.get_attribute("src")
+    sliders.first.locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    _wait(lambda: figure.get_attribute("src") != before, 120, "the explorer's figure to redraw")
+    sliders.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "lab_01_explorer_moved.png"))
+    page.close()

@@ -141,8 +141,7 @@ def _tracked_status() -> str:
                           capture_output=True, text=True).stdout
 
 
-@pytest.mark.slow
-def test_the_paper_profile_reads_the_published_store_by_default_and_writes_nothing_tracked(tmp_path):
+def test_the_paper_profile_reads_the_published_store_by_default_and_writes_nothing_tracked(tmp_path, kernel):
     """`run --profile paper` with no --store: every unit from published/paper-results, none computed, and
     published/ untouched (the command line and `make book PROFILE=paper` alike)."""
     import subprocess

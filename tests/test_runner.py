@@ -67,8 +67,7 @@ def test_bad_input_exits_2_with_one_line(args, needle, tmp_path):
     assert not list(tmp_path.glob("*.json"))
 
 
-@pytest.mark.slow
-def test_run_chapter1_writes_json(tmp_path):
+def test_run_chapter1_writes_json(tmp_path, kernel):
     """One run through the command line. That a rerun gives the same bytes is tested once for the runner
     (tests/test_scale_cli.py: lone, from the store, on a LocalCluster) and per unit function at 1 and 2 threads
     (tests/test_thread_count.py), so it is not paid for again here."""

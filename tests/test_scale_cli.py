@@ -51,8 +51,10 @@ def test_book_checks_the_scheduler_before_executing(tmp_path):
     one_line_exit_2(cli("book", "--scheduler", "tcp://127.0.0.1:9"), "cannot reach a Dask scheduler")
 
 
-@pytest.mark.slow
-def test_rerun_reuses_the_store_and_local_cluster_gives_the_same_bytes(tmp_path, small_c2_lone):
+def test_rerun_reuses_the_store_and_a_dask_cluster_gives_the_same_bytes(tmp_path, small_c2_lone, kernel,
+                                                                       dask_cluster):
+    """The lone run, a rerun from its store, and a fresh run on the session's LocalCluster (two worker
+    processes; ``--scheduler local:N`` itself is started in the Ctrl-C test below): the same bytes."""
     import shutil
 
     lone_out, lone_store = small_c2_lone
@@ -64,7 +66,7 @@ def test_rerun_reuses_the_store_and_local_cluster_gives_the_same_bytes(tmp_path,
     pb = json.loads((tmp_path / "b" / "02_subspace_recovery.provenance.json").read_text())
     assert pb["units_from_store"] == pb["units_total"] == pa["units_total"]
     c = cli("run", "02_subspace_recovery", *SMALL_C2, "--out", str(tmp_path / "c"), "--store",
-            str(tmp_path / "fresh"), "--scheduler", "local:2")
+            str(tmp_path / "fresh"), "--scheduler", dask_cluster.scheduler_address)
     assert c.returncode == 0, c.stderr
     pc = json.loads((tmp_path / "c" / "02_subspace_recovery.provenance.json").read_text())
     assert pc["executor"]["kind"] == "dask" and pc["executor"]["workers"] == 2 and pc["units_from_store"] == 0
@@ -74,9 +76,8 @@ def test_rerun_reuses_the_store_and_local_cluster_gives_the_same_bytes(tmp_path,
     assert data[0] == data[1] == data[2]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("scheduler, when", [(None, "units"), ("local:2", "start-up"), ("local:2", "units")])
-def test_ctrl_c_ends_run_in_one_line_with_130_and_leaves_nothing(tmp_path, scheduler, when):
+def test_ctrl_c_ends_run_in_one_line_with_130_and_leaves_nothing(tmp_path, scheduler, when, kernel):
     """Ctrl-C as a terminal sends it, to the whole foreground process group: while the cluster's workers are
     still importing (``start-up``: they used to print spawn_main tracebacks) or once units are stored."""
     import os

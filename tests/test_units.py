@@ -156,29 +156,23 @@ def test_scheduler_addresses_are_checked():
             executors.parse_scheduler(bad)
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    c = executors.start_local_cluster(2)
-    yield c
-    c.close()
-
-
-def test_dask_gives_the_bytes_of_in_process(cluster, tmp_path):
+def test_dask_gives_the_bytes_of_in_process(dask_cluster, tmp_path):
     us = units(6)
     here = [store.encode(store.normalise(r)) for r in run_units(us, InProcess())]
-    ex = executors.Stored(executors.Dask(cluster.scheduler_address), None)
+    ex = executors.Stored(executors.Dask(dask_cluster.scheduler_address), None)
     there = [store.encode(r) for r in ex.map(us)]
     ex.inner.client.close()            # before the module's cluster closes (else it retries at exit, noisily)
     assert there == here
-    assert executors.check_scheduler(cluster.scheduler_address) == 2
+    assert executors.check_scheduler(dask_cluster.scheduler_address) == 2
 
 
-def test_a_killed_worker_does_not_lose_the_sweep(cluster, tmp_path):
-    """Kill one worker process while units run: Dask reschedules its units and the sweep completes."""
+def test_a_killed_worker_does_not_lose_the_sweep(dask_cluster, tmp_path):
+    """Kill one worker process while units run: Dask reschedules its units and the sweep completes (the nanny
+    replaces the worker, so the session's cluster has two workers again for the tests after this one)."""
     import psutil
 
     us = units(8, rounds=200, record_every=50)
-    ex = executors.Stored(executors.Dask(cluster.scheduler_address), store.Store(tmp_path))
+    ex = executors.Stored(executors.Dask(dask_cluster.scheduler_address), store.Store(tmp_path))
     results, killed = {}, False
     for i, res in ex.inner.iter_results(us):
         results[i] = res

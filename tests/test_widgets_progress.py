@@ -1,7 +1,6 @@
 import base64
 import re
 import shutil
-from pathlib import Path
 
 import matplotlib
 
@@ -110,13 +109,8 @@ def test_control_rejects_values_it_does_not_hold():
         one_of([1, 1])
 
 
-@pytest.mark.browser
-def test_static_explorer_swaps_the_figure_in_chromium(monkeypatch, shown, tmp_path):
+def test_static_explorer_swaps_the_figure_in_chromium(monkeypatch, shown, tmp_path, chromium):
     """The explorer's HTML with the book's script, in headless Chromium: every control changes the figure."""
-    from test_browser import ARGS, CHROMIUM
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is not installed: make browser-deps (apt-get install chromium)")
     monkeypatch.setenv("MTRL_STATIC", "1")
     explorer(_draw([]), T=one_of([1, 10, 100], value=10), family=one_of(["linear", "quadratic"]))
     shutil.copy(JS, tmp_path / JS.name)
@@ -124,27 +118,23 @@ def test_static_explorer_swaps_the_figure_in_chromium(monkeypatch, shown, tmp_pa
     (tmp_path / "page.html").write_text(f'<!doctype html><html><head><link rel="stylesheet" href="{CSS.name}">'
                                         f'<script src="{JS.name}"></script></head><body>'
                                         f'{shown[0]["text/html"]}</body></html>')
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto((tmp_path / "page.html").as_uri())
-        shown_src = lambda: page.eval_on_selector_all(  # noqa: E731
-            ".mtrl-explorer img", "els => els.filter(e => e.offsetParent !== null).map(e => e.src)")
-        first = shown_src()
-        assert len(first) == 1
-        page.locator("input[type=range]").focus()
-        page.keyboard.press("ArrowRight")
-        second = shown_src()
-        assert len(second) == 1 and second != first and page.locator("output").inner_text() == "100"
-        page.locator("select").select_option(label="quadratic")
-        third = shown_src()
-        assert len(third) == 1 and third not in (first, second)
-        browser.close()
+    page = chromium.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((tmp_path / "page.html").as_uri())
+    shown_src = lambda: page.eval_on_selector_all(  # noqa: E731
+        ".mtrl-explorer img", "els => els.filter(e => e.offsetParent !== null).map(e => e.src)")
+    first = shown_src()
+    assert len(first) == 1
+    page.locator("input[type=range]").focus()
+    page.keyboard.press("ArrowRight")
+    second = shown_src()
+    assert len(second) == 1 and second != first and page.locator("output").inner_text() == "100"
+    page.locator("select").select_option(label="quadratic")
+    third = shown_src()
+    assert len(third) == 1 and third not in (first, second)
+    page.close()
     assert not errors, errors
 
 

@@ -15,27 +15,29 @@ from pathlib import Path
 from ..chapters import ROOT
 
 
-def _tree_files() -> list[str]:
+def _tree_files(skip_also: tuple = ()) -> list[str]:
     try:
         out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
                              check=True)
         files = [f for f in out.stdout.decode().split("\0") if f]
     except (OSError, subprocess.CalledProcessError):
         files = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*") if p.is_file()]
-    skip = ("_build/", "book/chapters/", "book/_generated/", "book/_extra/", "results/", ".venv/", ".git/")
+    skip = ("_build/", "book/chapters/", "book/_generated/", "book/_extra/", "results/", ".venv/", ".git/",
+            *skip_also)
     return [f for f in files if not f.startswith(skip) and "__pycache__" not in f and (ROOT / f).is_file()]
 
 
-def copy_tree(dest: Path, committed: bool = False) -> Path:
+def copy_tree(dest: Path, committed: bool = False, skip: tuple = ()) -> Path:
     """A copy of the working tree (tracked and untracked, not ignored files) without any built output but the
     compiled draw (``mtrl_lib/_normal*.so``); with ``committed``, of the last commit instead (``git archive
-    HEAD``), e.g. while the tree is mid-edit."""
+    HEAD``), e.g. while the tree is mid-edit. ``skip``: path prefixes left out of a working-tree copy (e.g.
+    ``("published/paper-results/",)`` for a copy that builds only the quick book)."""
     if committed:
         dest.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
     else:
-        for f in _tree_files():
+        for f in _tree_files(tuple(skip)):
             target = dest / f
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, target)
