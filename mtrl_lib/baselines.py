@@ -16,12 +16,16 @@ singular subspace of ``U^T`` or ``B`` is their row span).
   x x^T - I even) and ``parity``. The B_t have no common sign (for ``quadratic``, A_t and -A_t are equally
   likely, so sum_t S_t -> 0 as T grows): a plain sum cancels. The squares do not:
 
-      Q = sum_t S_t^2 = M (sum_t B_t^2) M^T + (noise terms)
+      Q = sum_t S_t^2,   E[S_t^2] = (1 - 1/n) M B_t^2 M^T + ((d + 1)/n) I      (labels +-1, n samples per task)
 
-  Each B_t^2 is positive semi-definite, so sum_t B_t^2 has rank r as soon as the tasks' B_t together span
-  R^r, whatever their signs; the noise part of S_t (entries of size 1/sqrt(n)) adds about (d/n) I per task
-  in expectation, a multiple of the identity that leaves the eigenvectors unchanged. The estimate is the top-r
-  eigenvectors of Q (the top-r left singular vectors of the d x (T d) matrix [S_1, ..., S_T], computed
+  (chapter 6's equation b-moment2-mean: the cross terms of two samples give (1 - 1/n) M B_t^2 M^T, and a
+  sample with itself gives E[y^2 (x x^T - I)^2] / n = E[(||x||^2 - 2) x x^T + I] / n = ((d + 1)/n) I, since
+  y^2 = 1 and E[||x||^2 x x^T] = (d + 2) I; ``tests/test_chapter_06.py`` checks it by simulation). Each B_t^2 is
+  positive semi-definite, so sum_t B_t^2 has rank r as soon as the tasks' B_t together span R^r, whatever
+  their signs; the noise adds exactly ((d + 1)/n) I per task in expectation (not d/n: the diagonal's fourth
+  moment counts), a multiple of the identity that leaves the eigenvectors of the mean unchanged, and shrinks
+  the signal by 1 - 1/n. Around that mean, the noise of Q is what the estimate has to beat. The estimate is the
+  top-r eigenvectors of Q (the top-r left singular vectors of the d x (T d) matrix [S_1, ..., S_T], computed
   as those of Q).
 * **Linear representation.** A shared B (r, d) with rows orthonormal and one head a_t in R^r per task,
   predicting f_t(x) = a_t^T B x / r, trained by the alternating algorithm of :mod:`mtrl_lib.train` with

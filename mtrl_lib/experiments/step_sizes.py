@@ -1,4 +1,10 @@
-"""How the step sizes of chapters 2 to 5 were chosen: a documented grid, per task family and head rule.
+"""How the stored step sizes were chosen: a documented grid, per task family and head rule.
+
+Who reads it: chapter 2 (both families' (eta_a, eta_W), and the grid itself, displayed), chapters 3 and 4 (their
+defaults are the grid's choice re-read at their own round budgets), chapter 5 (the head step eta_a only: it tunes
+its feature steps itself, :mod:`mtrl_lib.experiments.head_tuning`), chapter 6 (``STEP_SIZES`` and the grid's
+settings, for its own linear-representation grid) and chapter 8 (the linear family's ``STEP_SIZES``, and the
+frozen part: ``FROZEN_ETA_W`` with heads at the grid's matched norm).
 
 The rule (the only one used; nothing else was tuned):
 
@@ -7,20 +13,25 @@ The rule (the only one used; nothing else was tuned):
     the family's round budget GRID_ROUNDS[family]. A diverged run counts as error 1.
 
 * **Adapted heads** (the paper's algorithm): the grid is GRID_ETA_A x GRID_ETA_W, (head step, feature step).
-* **Frozen heads** (chapter 5's ablation, :mod:`mtrl_lib.experiments.head_adaptation`): there is no head step;
-  the heads are frozen at the *matched norm*, the root-mean-square entry that the adapted heads of the same
-  held-out seed reach after GRID_ROUNDS[family] rounds at the family's ``STEP_SIZES`` (the same matching as
-  the chapter), and the grid is GRID_ETA_W. Only the product of the head size and eta_W sets the size of a
-  feature step while the outputs are small, so a grid over eta_W at the matched norm also covers the head
-  size; chapter 5 sweeps the head size itself at the selected eta_W.
+* **Frozen heads** (read by chapter 8, :mod:`mtrl_lib.experiments.population_gap`): there is no head step; the
+  heads are frozen at the *matched norm*, the root-mean-square entry that the adapted heads of the same
+  held-out seed reach after GRID_ROUNDS[family] rounds at the family's ``STEP_SIZES``, and the grid is
+  GRID_ETA_W. Only the product of the head size and eta_W sets the size of a feature step while the outputs
+  are small, so a grid over eta_W at the matched norm also covers the head size. Chapter 8 runs its frozen
+  heads at ``FROZEN_ETA_W["linear"]`` and at the mean of the held-out seeds' matched norms (its
+  ``MATCHED_HEAD_NORM``). Chapter 5 no longer reads this part: it matches its frozen heads to its own adapted
+  runs and tunes eta_W at every head size, at its own sizes, on its own held-out seeds
+  (:mod:`mtrl_lib.experiments.head_tuning`); ``tests/test_chapter_05.py`` still checks that ``FROZEN_ETA_W`` is
+  this grid's argmin.
 
 The adapted grid costs about 10^6 task-rounds, too much for the quick book, so it is computed once by
 
     python -m mtrl_lib.experiments.step_sizes            # both parts; writes step_size_grid.json beside this file
     python -m mtrl_lib.experiments.step_sizes --frozen   # only the frozen part (a few CPU minutes), keeps the rest
 
-and the chapters load and display that file (saying so); ``STEP_SIZES`` and ``FROZEN_ETA_W`` below must equal
-its argmins, which ``tests/test_chapter_02.py`` and ``tests/test_chapter_05.py`` check. The trajectories are
+and the chapters load that file where they quote it (chapter 2 displays it, saying so); ``STEP_SIZES`` and ``FROZEN_ETA_W`` below must equal
+its argmins, which ``tests/test_chapter_02.py`` and ``tests/test_chapter_05.py`` check (and
+``tests/test_chapter_08.py`` the matched norm). The trajectories are
 stored every ``GRID_RECORD`` rounds, so the adapted choice can be re-read at any other round budget (the
 frozen one too, but its heads are matched at the family's budget).
 """
@@ -92,7 +103,8 @@ def run_grid(family: str, progress: bool = True, device: str = "cpu") -> dict:
 
 def matched_head_rms(family: str, seed: int, device: str = "cpu") -> float:
     """The matched norm of a held-out seed: the RMS head entry of the adapted run at the family's
-    ``STEP_SIZES`` after ``GRID_ROUNDS[family]`` rounds (as chapter 5 matches its frozen heads)."""
+    ``STEP_SIZES`` after ``GRID_ROUNDS[family]`` rounds (chapter 8's ``MATCHED_HEAD_NORM`` is its mean over
+    ``GRID_SEEDS``; chapter 5 matches its own frozen heads to its own adapted runs)."""
     eta_a, eta_W = STEP_SIZES[family]
     cfg = TrainConfig(**GRID_SIZES, T=GRID_T, family=family, rounds=GRID_ROUNDS[family], eta_a=eta_a,
                       eta_W=eta_W, seed=seed, record_every=GRID_ROUNDS[family], device=device)
