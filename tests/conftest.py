@@ -12,6 +12,11 @@ replaced by one that exits at once with a message (``JUPYTER_PATH`` names a kern
 also in the subprocesses it starts), and starting a LocalCluster, ``jupyter-book``, JupyterLab, Chromium, a Dask
 scheduler or worker, or ``--scheduler local:N`` raises. A test that needs one of them must ask for a fixture,
 and is then slow: the tiers cannot drift.
+
+**Slow fixtures.** A chapter's whole experiment at a small size, in-process, takes ten seconds to a minute: the
+chapter tests that run one (their module fixtures ``small``, ``runs``, ..., and the negative controls) ask for
+:func:`experiment`, which marks them slow too; the fast tier keeps each chapter's unit tests (constructed
+results, verdict logic, parameter checks, the notebook's parameters).
 """
 import os
 
@@ -38,10 +43,15 @@ HEAVY = {"built_book", "rebuilt_book", "book_copy", "small_c2_lone", "kernel", "
          "lab", "demo_executed"}
 
 
+#: fixtures that make a test slow without starting anything heavy (the guard stays on for it)
+SLOW = {"experiment"}
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        used = HEAVY & set(getattr(item, "fixturenames", ()))
-        if used:
+        names = set(getattr(item, "fixturenames", ()))
+        used = HEAVY & names
+        if used or SLOW & names:
             item.add_marker(pytest.mark.slow)
         if "chromium" in used:
             item.add_marker(pytest.mark.browser)
@@ -116,6 +126,14 @@ def _no_heavy_without_a_fixture(request, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------ heavy fixtures
+
+@pytest.fixture(scope="session")
+def experiment():
+    """For a test, or a chapter test's module fixture, that runs a chapter's whole experiment in-process at a small
+    size (ten seconds to a minute on 2 cores): the ``slow`` mark only. It starts nothing heavy, so the guard
+    stays on."""
+    yield
+
 
 @pytest.fixture
 def kernel():

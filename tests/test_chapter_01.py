@@ -22,7 +22,7 @@ SMALL = dict(d=30, r=3, m=40, T=10, n1=20, n2=20, kappa_tasks=500, kappa_pairs=5
 
 
 @pytest.fixture(scope="module")
-def runs():
+def runs(experiment):
     """The chapter at SMALL size, 10 seeds, for the real algorithm and each negative control."""
     out = {}
     for control in ch.CONTROLS:

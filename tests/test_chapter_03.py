@@ -30,19 +30,19 @@ SMALL = dict(ds=(20, 160), r=3, m=50, T=20, rounds=50, n3=60, ms=(5, 10, 25, 50)
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(experiment):
     p = ch.Params(**SMALL)
     return p, ch.run(p)
 
 
 @pytest.fixture(scope="module")
-def shuffled():
+def shuffled(experiment):
     p = ch.Params(**SMALL)
     return ch.run(p, control="shuffled_labels")
 
 
 @pytest.fixture(scope="module")
-def swapped():
+def swapped(experiment):
     p = ch.Params(**SMALL)
     return ch.run(p, control="swapped_heads")
 
@@ -93,7 +93,7 @@ def test_a_broken_algorithm_is_not_reproduced(swapped):
     assert swapped["verdict"]["C3"].startswith("not reproduced"), swapped["verdict"]
 
 
-def test_too_few_seeds_decide_nothing():
+def test_too_few_seeds_decide_nothing(experiment):
     p = ch.Params(**{**SMALL, "ds": (20, 40), "seeds": (0, 1, 2)})
     res = ch.run(p)
     assert res["verdict"] == {"C3": stats.undecided(3), "C4": stats.undecided(3)}
@@ -257,11 +257,14 @@ def test_summary_has_every_name_the_prose_and_the_intro_quote(small):
         assert isinstance(value, str) or math.isfinite(value), name
 
 
-def test_cli_rejects_a_decreasing_list_before_computing(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", "03_downstream", "-p", "ds", "[160, 20]",
-                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and "ds must be strictly increasing" in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+def test_cli_rejects_a_decreasing_list_before_computing(tmp_path, capsys):
+    """The command line's main, in-process (tests/test_runner.py runs the real process's bad input)."""
+    from mtrl_lib.book import cli
+
+    code = cli.main(["run", "03_downstream", "-p", "ds", "[160, 20]", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "ds must be strictly increasing" in err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_cli_run_writes_the_glued_numbers(tmp_path, kernel):

@@ -27,7 +27,7 @@ SMALL = dict(d=40, r=4, m=50, T=12, n=30, rounds=60, draws=12, n3=80, n3s=(20, 8
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(experiment):
     p = ch.Params(**SMALL)
     return p, ch.run(p)
 
@@ -74,7 +74,7 @@ def test_verdict_of_the_small_run_is_reproduced(small):
 
 # ----------------------------------------------------------------------------------- negative controls
 
-def test_negative_control_shuffled_labels_is_not_reproduced():
+def test_negative_control_shuffled_labels_is_not_reproduced(experiment):
     """Labels independent of x: nothing can be learned, and the positive requirement fails."""
     p = ch.Params(**SMALL, control="shuffled_labels")
     res = ch.run(p)
@@ -83,7 +83,7 @@ def test_negative_control_shuffled_labels_is_not_reproduced():
     assert stats.upper(res["single"]["own"]) < 0.5
 
 
-def test_negative_control_swapped_heads_is_not_reproduced():
+def test_negative_control_swapped_heads_is_not_reproduced(experiment):
     """A broken algorithm (each head fitted to another task's labels): multi-task training no longer recovers
     span(M), and a comparison with it must not count as reproducing C5."""
     p = ch.Params(**SMALL, control="swapped_heads")
@@ -91,7 +91,7 @@ def test_negative_control_swapped_heads_is_not_reproduced():
     assert v.startswith("not reproduced") and "multi-task training did not recover all r directions" in v, v
 
 
-def test_negative_control_one_round_is_not_reproduced_and_the_summary_still_reads():
+def test_negative_control_one_round_is_not_reproduced_and_the_summary_still_reads(experiment):
     """Too few rounds to learn; rounds = 1 is also off the step-size grid, which used to crash the glue cell."""
     p = ch.Params(**{**SMALL, "rounds": 1})
     res = ch.run(p)

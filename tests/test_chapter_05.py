@@ -32,7 +32,7 @@ SMALL = dict(d=40, r=3, m=60, T=20, rounds=60, rounds_quadratic=80, norm_scales=
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(experiment):
     p = ch.Params(**SMALL)
     res = ch.run(p)
     return p, res, ch.summary(res, p)
@@ -121,7 +121,7 @@ def test_escape_rounds_are_exact_and_censored_runs_are_counted(small):
 # ------------------------------------------------------------------------------------------ negative controls
 
 @pytest.mark.parametrize("control", ["shuffled_labels", "swapped_heads"])
-def test_negative_controls_are_not_reproduced(control):
+def test_negative_controls_are_not_reproduced(control, experiment):
     """Labels independent of x (nothing to learn) and heads fitted to another task's labels (a broken
     algorithm): adapted heads end near error 1 (measured 0.995-1.000 at this size), above the 0.5 level."""
     p = ch.Params(**{**SMALL, "norm_scales": (1.0,)}, control=control)

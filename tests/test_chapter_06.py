@@ -42,7 +42,7 @@ SMALL = dict(d=30, r=3, m=40, T=12, n1=30, n2=30, rounds=60, rounds_quadratic=10
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(experiment):
     p = ch.Params(**SMALL)
     return p, ch.run(p)
 
@@ -157,7 +157,7 @@ def test_summary_has_every_name_the_prose_quotes(small):
 # ------------------------------------------------------------------------------------------ negative controls
 
 @pytest.mark.parametrize("control", ["shuffled_labels", "swapped_heads"])
-def test_negative_controls_are_not_reproduced(control):
+def test_negative_controls_are_not_reproduced(control, experiment):
     """(a) labels independent of x: nothing to learn; (b) each head fitted to another task's labels: a broken
     algorithm. Both fail the learning criterion (network errors measured 0.98-1.0, level 0.436)."""
     # the rate sweeps at two points each (the T fit needs T >= 2r): they enter the verdict only through
@@ -381,11 +381,14 @@ def test_registered_with_a_paper_profile():
     assert len(paper.seeds) == 20
 
 
-def test_cli_rejects_bad_input_before_computing():
-    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", NAME, "-p", "T_values", "[40, 5]"],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2, out.stderr
-    assert "T_values must be strictly increasing, got [40, 5]" in out.stderr + out.stdout
+def test_cli_rejects_bad_input_before_computing(tmp_path, capsys):
+    """The command line's main, in-process (tests/test_runner.py runs the real process's bad input)."""
+    from mtrl_lib.book import cli
+
+    code = cli.main(["run", NAME, "-p", "T_values", "[40, 5]", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "T_values must be strictly increasing, got [40, 5]" in err
 
 
 def test_cli_run_with_d_and_r_writes_the_glued_numbers(tmp_path, kernel):

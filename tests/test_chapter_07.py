@@ -25,7 +25,7 @@ SMALL = dict(m=50, T_values=(1, 20), n3s=(20,), n3=20, down_tasks=5)
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(experiment):
     p = ch.Params(**SMALL)
     return p, ch.run(p)
 
@@ -76,21 +76,21 @@ def test_summary_has_the_glue_names_the_intro_quotes(small):
 
 # ----------------------------------------------------------------------------------- negative controls
 
-def test_negative_control_shuffled_labels_does_not_carry_over():
+def test_negative_control_shuffled_labels_does_not_carry_over(experiment):
     """Labels independent of x: pretraining cannot learn, and the required criterion fails."""
     p = ch.Params(**SMALL, control="shuffled_labels")
     v = ch.verdict(ch.run(p), p)
     assert v.startswith("does not carry over") and "remove less than 0.33" in v, v
 
 
-def test_negative_control_swapped_heads_does_not_carry_over():
+def test_negative_control_swapped_heads_does_not_carry_over(experiment):
     """A broken algorithm (each head fitted to another task's labels)."""
     p = ch.Params(**SMALL, control="swapped_heads")
     v = ch.verdict(ch.run(p), p)
     assert v.startswith("does not carry over") and "remove less than 0.33" in v, v
 
 
-def test_negative_control_one_round_does_not_carry_over():
+def test_negative_control_one_round_does_not_carry_over(experiment):
     """Too few rounds to learn anything: the features stay the random ones."""
     p = ch.Params(**{**SMALL, "rounds": 1})
     v = ch.verdict(ch.run(p), p)
@@ -229,7 +229,7 @@ def test_every_seed_draws_its_own_stratified_split():
     assert data.X_train.shape == (rd.N_TRAIN, data.d) and data.X_test.shape[1] == data.d
 
 
-def test_seed_unit_uses_its_seeds_split():
+def test_seed_unit_uses_its_seeds_split(experiment):
     p = ch.Params(m=60, T_values=(2,), n3s=(10,), n3=10, down_tasks=2, rounds=2, seeds=(5, 6))
     res = ch.run(p)
     assert list(res["d"]) == [digit_splits.digits(5).d, digit_splits.digits(6).d]

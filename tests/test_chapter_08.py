@@ -28,7 +28,7 @@ SMALL = dict(d=20, r=3, m=40, T=12, n2s=(16, 64, 256, 1024), rounds=60, rounds_a
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(experiment):
     p = ch.Params(**SMALL)
     return p, ch.run(p)
 
@@ -96,7 +96,7 @@ def test_summary_has_every_name_the_prose_quotes(small):
     ("shuffled_labels", "frozen population's final error not below 0.436"),
     ("swapped_heads", "adapted population's error at round 14 not below 0.436"),
 ])
-def test_negative_controls_are_not_reproduced(control, fails):
+def test_negative_controls_are_not_reproduced(control, fails, experiment):
     """(a) labels independent of x: the population's signal factor is 0 and nothing moves, so the gap is small and
     the learning criterion catches it; (b) each head fitted to another task's labels: a broken algorithm (its
     frozen-head part is unaffected, the adapted part fails: errors measured 0.98-1.0)."""
@@ -196,12 +196,13 @@ def test_registered_with_a_paper_profile():
     (["-p", "n2s", "[400, 100]"], "n2s must be strictly increasing, got [400, 100]"),
     (["-p", "family", "cubic"], "family must be 'linear'"),
 ])
-def test_cli_rejects_bad_input_before_computing(args, line):
-    out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", NAME, *args], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 2, out.stderr
-    err = (out.stderr + out.stdout).strip()
-    assert line in err and len(err.splitlines()) == 1, err
+def test_cli_rejects_bad_input_before_computing(args, line, tmp_path, capsys):
+    """The command line's main, in-process (tests/test_runner.py runs the real process's bad input)."""
+    from mtrl_lib.book import cli
+
+    code = cli.main(["run", NAME, *args, "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and line in err and len(err.splitlines()) == 1, err
 
 
 def test_cli_run_at_a_tiny_size_writes_the_glued_numbers(tmp_path, kernel):
