@@ -165,7 +165,15 @@ def _mount_tmpfs(path: Path, options: str) -> bool:
                           capture_output=True).returncode == 0
 
 
-def test_a_store_that_is_a_file_or_read_only_is_one_line_before_any_unit(tmp_path):
+def test_a_store_that_is_a_file_or_read_only_is_one_line_before_any_unit(tmp_path, capsys, monkeypatch):
+    """The command line's main, in-process, with the runner's execute replaced by a failure: nothing runs."""
+    from mtrl_lib.book import cli as command_line
+    from mtrl_lib.book import runner
+
+    def no_kernel(*a, **k):
+        raise AssertionError("a chapter was executed")
+
+    monkeypatch.setattr(runner, "execute", no_kernel)
     a_file = tmp_path / "store-file"
     a_file.write_text("not a folder")
     cases = [(a_file, "--store must be a folder that can be written")]
@@ -175,8 +183,10 @@ def test_a_store_that_is_a_file_or_read_only_is_one_line_before_any_unit(tmp_pat
         cases.append((ro, "--store must be a folder that can be written"))
     try:
         for path, needle in cases:
-            out = cli("run", "02_subspace_recovery", *SMALL_C2, "--out", str(tmp_path / "out"), "--store", str(path))
-            assert out.returncode == 2 and needle in one_line(out.stderr), out.stderr
+            code = command_line.main(["run", "02_subspace_recovery", *SMALL_C2, "--out", str(tmp_path / "out"),
+                                      "--store", str(path)])
+            err = capsys.readouterr().err
+            assert code == 2 and needle in one_line(err), err
             assert not (tmp_path / "out" / "02_subspace_recovery.json").exists()
     finally:
         if mounted:

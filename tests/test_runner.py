@@ -59,12 +59,29 @@ def test_parameter_parsing_and_validation():
     (["run", "01_pseudo_contrastive", "-p", "d", "fifty"], "d must be an integer, got 'fifty'"),
     (["run", "01_pseudo_contrastive", "--profile", "huge"], "invalid choice"),
 ])
-def test_bad_input_exits_2_with_one_line(args, needle, tmp_path):
-    out = cli(*args, "--out", str(tmp_path)) if args[0] == "run" and "--profile" not in args else cli(*args)
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in out.stderr
+def test_bad_input_exits_2_with_one_line(args, needle, tmp_path, capsys):
+    """The command line's main, in-process (argparse's own errors exit 2 through SystemExit); the real process
+    is run once below."""
+    from mtrl_lib.book import cli as command_line
+
+    argv = [*args, "--out", str(tmp_path)] if args[0] == "run" and "--profile" not in args else list(args)
+    try:
+        code = command_line.main(argv)
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_bad_input_in_a_real_process_exits_2_with_one_line(tmp_path):
+    for args, needle in (["run", "01_pseudo_contrastive", "-p", "r", "500", "--out", str(tmp_path)], "got 500"), \
+                        (["run", "01_pseudo_contrastive", "--profile", "huge"], "invalid choice"):
+        out = cli(*args)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and needle in lines[0] and "Traceback" not in out.stderr
 
 
 def test_run_chapter1_writes_json(tmp_path, kernel):
