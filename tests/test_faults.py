@@ -326,6 +326,21 @@ def test_every_way_the_scheduler_connection_drops_is_scheduler_lost(k, monkeypat
         list(_fake_dask(monkeypatch, [], map_raises=err).iter_results(us))
 
 
+def test_asking_for_the_workers_after_the_scheduler_went_away_is_scheduler_lost(monkeypatch):
+    """The store's log asks the cluster for its workers after a map: a dropped connection there is the same
+    SchedulerLost line (every unit is stored by then, so the rerun resumes at once)."""
+    from distributed.comm.core import CommClosedError
+
+    ex = _fake_dask(monkeypatch, [])
+
+    def gone(*a, **k):
+        raise CommClosedError("in <TCP (closed) ConnectionPool.identity>: Stream is closed")
+
+    ex.client.scheduler_info = gone
+    with pytest.raises(executors.SchedulerLost):
+        ex.workers()
+
+
 def test_a_cancelled_future_or_a_client_not_running_is_scheduler_lost(monkeypatch):
     us = small_units(1)
     with pytest.raises(executors.SchedulerLost):

@@ -25,7 +25,10 @@ def one_line(err: str) -> str:
 
 @pytest.fixture
 def no_kernel(monkeypatch):
-    """The runner's execute replaced: records what would have run, starts nothing."""
+    """The runner's execute replaced: records what would have run, starts nothing. (An accepted ``run`` installs
+    the command line's Ctrl-C handler in this process: it is put back.)"""
+    import signal
+
     calls = []
 
     def execute(chapter, params, out, *a, **k):
@@ -33,7 +36,9 @@ def no_kernel(monkeypatch):
         return {}
 
     monkeypatch.setattr(runner, "execute", execute)
-    return calls
+    handler = signal.getsignal(signal.SIGINT)
+    yield calls
+    signal.signal(signal.SIGINT, handler)
 
 
 def test_the_issues_example_is_one_line_and_exit_2_from_the_command_line(tmp_path):
@@ -111,15 +116,36 @@ def test_the_paper_profile_needs_more_than_the_quick_one():
 
 
 # The measurements: one unit in a fresh process, its peak resident memory over what the process held before it.
+# (The peak is the child's own VmHWM: its ru_maxrss would start at the size of the test process that spawned it.)
 _PROBE = """
-import json, os, resource, sys
+import json, os, sys
 from mtrl_lib import units
+from mtrl_lib.book.bench.memory import own_peak_rss
 fn, seed, cfg = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 units.resolve(fn)
 before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 units.call(units.unit(fn, seed, **cfg))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+print(own_peak_rss() - before)
 """
+
+
+def test_a_childs_peak_is_its_own_not_its_parents():
+    """The probe reads the child's own high-water mark: a child of this (large) test process that allocates
+    nothing reports well under the parent's resident size, where ``ru_maxrss`` would report the parent's."""
+    import resource
+
+    from mtrl_lib.book.bench.memory import own_peak_rss
+
+    hold = bytearray(600 * 2**20)                      # make this process large, whatever ran before
+    hold[::4096] = b"x" * len(hold[::4096])
+    code = "from mtrl_lib.book.bench.memory import own_peak_rss; import resource; " \
+           "print(own_peak_rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+    own, inherited = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                             check=True, cwd=ROOT).stdout.split())
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    assert own_peak_rss() > 600 * 2**20 and own < 400 * 2**20 < parent
+    assert inherited >= own
+    del hold
 
 
 def _measured(fn: str, cfg: dict) -> int:

@@ -139,7 +139,13 @@ class Dask:
         self.client.run(_import_science)
 
     def workers(self) -> int:
-        return len(self.client.scheduler_info().get("workers", {}))
+        """Workers of the cluster now (asked of the scheduler: a dropped connection is :class:`SchedulerLost`)."""
+        try:
+            return len(self.client.scheduler_info().get("workers", {}))
+        except (Exception, asyncio.CancelledError) as e:
+            if connection_lost(e) or not self._running():
+                raise self._lost() from None
+            raise
 
     def _lost(self) -> SchedulerLost:
         return SchedulerLost(lost_message(self.address))

@@ -1,5 +1,11 @@
 """``peak_rss_gb``: peak resident memory of a child process training one round of a large configuration under
-its memory budget, against a tiny run's (the interpreter and torch alone)."""
+its memory budget, against a tiny run's (the interpreter and torch alone).
+
+The peak is the child's own high-water mark, ``VmHWM`` of ``/proc/self/status`` (:func:`own_peak_rss`), not
+``getrusage``'s ``ru_maxrss``: on Linux a child's ``ru_maxrss`` starts at its parent's resident size when it was
+spawned (exec records the forked address space's high-water mark), so a child of a large process reports the
+parent's size. The figures published before this change read ``ru_maxrss`` from a child of the bench process
+itself: their tiny run's 0.63 GB was the bench's own size, not the interpreter's and torch's."""
 from __future__ import annotations
 
 import json
@@ -11,10 +17,21 @@ import time
 from ..chapters import ROOT
 
 
-def _rss_child() -> None:  # pragma: no cover - runs in a child process
-    """Child of :func:`child_peak_rss`: train the configuration in argv[1] (JSON), print peak RSS as JSON."""
+def own_peak_rss() -> int:
+    """This process's peak resident memory in bytes, its own (``VmHWM``; ``ru_maxrss`` where there is no /proc)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _rss_child() -> None:  # pragma: no cover - runs in a child process
+    """Child of :func:`child_peak_rss`: train the configuration in argv[1] (JSON), print peak RSS as JSON."""
     import torch
 
     from ...train import TrainConfig, train
@@ -22,7 +39,7 @@ def _rss_child() -> None:  # pragma: no cover - runs in a child process
     cfg = TrainConfig(**json.loads(sys.argv[1]))
     start = time.perf_counter()
     res = train(cfg)
-    out = {"peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30,
+    out = {"peak_rss_gb": own_peak_rss() / 2**30,
            "seconds": time.perf_counter() - start, "chunk": cfg.chunk(), "T": cfg.T,
            "elements": cfg.T * max(cfg.n1, cfg.n2) * cfg.d, "memory_budget_gb": cfg.memory_budget_gb,
            "working_set_gb": cfg.working_set() * (torch.finfo(cfg.torch_dtype).bits // 8) / 2**30,
