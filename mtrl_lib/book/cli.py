@@ -110,6 +110,14 @@ class _Execution:
         # the paper profile reads the published results first-hand, unless the reader names a store of their own
         self.read_also = (published,) if args.profile == "paper" and not args.store and not args.publish else ()
         Store(self.store).check_writable()
+        if args.profile == "paper":
+            import sys
+
+            from .store import toolchain_note
+
+            note = toolchain_note(published)
+            if note:
+                print(note, file=sys.stderr)
         self.cluster, self.address = None, None
         if spec:
             kind, value = parse_scheduler(spec)

@@ -52,6 +52,13 @@ def _identity() -> tuple[str, str]:
     return __version__, digest()
 
 
+def _toolchain() -> dict:
+    """Run on each worker: the toolchain it computes with (:func:`mtrl_lib.book.store.toolchain`)."""
+    from .store import toolchain
+
+    return toolchain()
+
+
 def _import_science() -> bool:
     """Run on each worker before timing it: import torch and the science modules (seconds, once)."""
     import importlib
@@ -143,6 +150,17 @@ class Dask:
     def workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
+    def toolchain(self) -> dict:
+        """The workers' toolchain (recorded with every entry they compute); where workers differ, each
+        field that differs lists the values seen."""
+        seen = list(self.client.run(_toolchain).values())
+        out = dict(seen[0]) if seen else {}
+        for k in out:
+            values = sorted({str(t.get(k)) for t in seen})
+            if len(values) > 1:
+                out[k] = "mixed: " + ", ".join(values)
+        return out
+
     def iter_results(self, units: list[Unit]):
         """Yield ``(index, result)`` as units finish (in any order)."""
         from distributed import as_completed
@@ -183,6 +201,15 @@ class Stored:
         self.inner, self.store, self.log = inner, store, log
         self.units_total = self.units_from_store = 0
         self.warnings: list[str] = []
+        self._tools = None
+
+    def _toolchain(self) -> dict:
+        """What computes the units (recorded in each entry): the Dask workers', or this process's."""
+        if self._tools is None:
+            from .store import toolchain
+
+            self._tools = self.inner.toolchain() if isinstance(self.inner, Dask) else toolchain()
+        return self._tools
 
     @property
     def name(self) -> str:
@@ -206,7 +233,7 @@ class Stored:
         for j, res in bar:
             i = todo[j]
             if self.store is not None:
-                self.store.put(keys[i], units[i], res)
+                self.store.put(keys[i], units[i], res, self._toolchain())
             out[i] = normalise(res)
         self._write_log()
         return out

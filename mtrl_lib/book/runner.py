@@ -57,13 +57,13 @@ class Outcome:
 
 
 def _source_digest() -> str:
-    """sha256 over the library's source: Python, the compiled draw's C and the data files."""
-    h = hashlib.sha256()
-    lib = ROOT / "mtrl_lib"
-    for p in sorted(p for p in lib.rglob("*") if p.suffix in (".py", ".c", ".json") and "__pycache__" not in p.parts):
-        h.update(p.relative_to(ROOT).as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
+    """sha256 over the library's code, as the store keys see code: every module of ``mtrl_lib`` (publishing
+    included: a chapter's glue and figures run there) as a canonical syntax tree, so comments, docstrings and
+    layout do not count, and the bytes of the compiled draw's C source and the data files
+    (:func:`mtrl_lib.book.codekeys.package_digest`)."""
+    from .codekeys import package_digest
+
+    return package_digest(ROOT)
 
 
 def cache_key(chapter: Chapter, params: dict, profile: str) -> str:
