@@ -110,12 +110,15 @@ def toolchain_note(root: Path | str, here: dict | None = None) -> str | None:
                 differ[f"{k} {v}"] += count
     if not differ and not unrecorded:
         return None
-    parts = [f"{name} in {count} entries" for name, count in sorted(differ.items())]
-    if unrecorded:
-        parts.append(f"{unrecorded} entries record none (computed before toolchains were recorded)")
     mine = ", ".join(f"{k} {v}" for k, v in here.items())
-    return (f"toolchain: this machine runs {mine}; the store at {root} differs: " + "; ".join(parts)
-            + " (results may differ in the last bits: `verify` reports 'close')")
+    parts = []
+    if differ:
+        parts.append("entries computed with another toolchain: " + ", ".join(
+            f"{name} ({count})" for name, count in sorted(differ.items()))
+            + " (results may differ in the last bits; verify then reports 'close')")
+    if unrecorded:
+        parts.append(f"{unrecorded} of {n} entries record no toolchain (computed before toolchains were recorded)")
+    return f"toolchain of {root}: " + "; ".join(parts) + f"; this machine runs {mine}"
 
 
 def _enc(value):
