@@ -60,24 +60,11 @@ def test_training_gradient_is_the_pseudo_contrastive_gradient_to_round_off(runs)
 
 
 def test_the_second_point_tests_the_activation_pattern(runs):
-    """At W1 about half the activations differ from W0's (measured 0.499 +- 0.009), and a closed form that kept
-    W0's pattern would miss the gradient at W1 by order one: the check at W1 can fail."""
-    from mtrl_lib.contrastive import pseudo_contrastive_grad
-    from mtrl_lib.model import init_weights
-    from mtrl_lib.tasks import draw_tasks, make_generator, random_subspace, sample
-
+    """At W1 about half the activations differ from W0's (measured 0.499 +- 0.009), and the closed form with W0's
+    activation pattern misses the gradient at W1 by order one (measured 0.81 to 0.96): the check at W1 can fail."""
     _, res, _ = runs["none"]
     assert 0.3 < ch.per_seed(res, "grad", "active_changed").min()
-    g = make_generator(0)
-    M = random_subspace(30, 3, g, torch.float64)
-    tasks = draw_tasks("linear", 10, 3, g, dtype=torch.float64)
-    W0, b = init_weights(40, 30, g, 0.1, torch.float64)
-    W1, _ = init_weights(40, 30, g, 0.0, torch.float64)
-    X1, Y1 = sample(M, tasks, 20, g)
-    X2, Y2 = sample(M, tasks, 20, g)
-    right = pseudo_contrastive_grad(W1, b, W0, X1, Y1, X2, Y2, 1.0)
-    stale = pseudo_contrastive_grad(W0, b, W0, X1, Y1, X2, Y2, 1.0)       # W0's activation pattern
-    assert float((stale - right).norm() / right.norm()) > 0.5
+    assert 0.5 < ch.per_seed(res, "grad", "pattern_rel_err").min()
 
 
 def test_empirical_kernel_matches_its_closed_form(runs):

@@ -147,7 +147,8 @@ def gradient_unit(seed: int, d: int, r: int, m: int, T: int, n1: int, n2: int, e
     """Relative errors between the gradient the algorithm steps along (training code and autograd, after a
     real head step) and the closed-form pseudo-contrastive gradient, at W0 and (``*_moved``) at a second,
     independent W1 with the heads still those fitted at W0; ``active_changed``, the share of (neuron, sample)
-    activations that differ between W0 and W1 (how different the point is); and, per head step in
+    activations that differ between W0 and W1, and ``pattern_rel_err``, the relative error at W1 of the
+    closed form with W0's activation pattern (what a wrong check would pass); and, per head step in
     ``eta_a_values``, the cosine between the first feature-step gradient under the logistic loss and the
     closed form. ``sign_flipped`` changes only the step (:func:`pull_unit`), not these gradients."""
     g, M, tasks, W0, b = _draw(seed, "c1-grad", d, r, m, T, bias_scale, device)
@@ -186,6 +187,7 @@ def gradient_unit(seed: int, d: int, r: int, m: int, T: int, n1: int, n2: int, e
         L_closed1 = float(pseudo_contrastive_loss(W1, b, W0, X1, Y1, X2, Y2, eta_a))
         out.update(grad_rel_err_moved=rel(g_auto1, g_closed1), train_grad_rel_err_moved=rel(g_train1 / m, g_closed1),
                    loss_rel_err_moved=abs(float(L1.detach()) - L_closed1) / abs(L_closed1),
+                   pattern_rel_err=rel(g_closed, g_closed1),
                    active_changed=float(((X2 @ W1.T + b > 0) != (X2 @ W0.T + b > 0)).double().mean()))
     cos = []
     # the logistic loss that training uses, same samples; one thread, because the cosine's sums run over
@@ -440,12 +442,12 @@ def summary(result: dict, p: Params) -> dict:
 
 
 def _grad_summary(result: dict, ok: dict) -> dict:
-    """c1_grad_rel_err, c1_train_grad_rel_err, c1_heads_rel_err, c1_loss_rel_err, the same at W1 (``_moved``)
-    and c1_active_changed (mean over seeds), each with ``_ci`` and ``_max`` (largest seed); c1_grad_level,
+    """c1_grad_rel_err, c1_train_grad_rel_err, c1_heads_rel_err, c1_loss_rel_err, the same at W1 (``_moved``),
+    c1_active_changed and c1_pattern_rel_err (mean over seeds), each with ``_ci`` and ``_max`` (largest seed); c1_grad_level,
     c1_grad_phrase."""
     out = {}
     keys = ("grad_rel_err", "train_grad_rel_err", "heads_rel_err", "loss_rel_err", "grad_rel_err_moved",
-            "train_grad_rel_err_moved", "loss_rel_err_moved", "active_changed")
+            "train_grad_rel_err_moved", "loss_rel_err_moved", "active_changed", "pattern_rel_err")
     for key in keys:   # writes c1_{key}{,_ci,_max}
         x = per_seed(result, "grad", key)
         iv = mean_ci(x)
