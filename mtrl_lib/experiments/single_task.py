@@ -519,8 +519,8 @@ def summary(res: dict, p: Params) -> dict:
 def explore_numbers() -> dict:
     """What the prose says of the explorer: c5_explore_{m,r,n_total,rounds,eta_a,eta_W},
     c5_explore_start_{T,d,seed}, c5_explore_static_T (the values of T the book precomputes, in words), and the
-    run at the start: c5_explore_start_dirs (directions recovered) and c5_explore_start_cos2 (its second
-    principal cosine)."""
+    run at the start: c5_explore_start_dirs (directions recovered; c5_explore_start_dirs_text in words) and
+    c5_explore_start_cos2 (its second principal cosine)."""
     *head, last = (str(v) for v in EXPLORE_STATIC["T"])
     eta_a, eta_W = step_sizes.STEP_SIZES["linear"]
     start = explore(**EXPLORE_START)
@@ -528,7 +528,8 @@ def explore_numbers() -> dict:
             **{f"c5_explore_start_{k}": v for k, v in EXPLORE_START.items()},
             "c5_explore_eta_a": eta_a, "c5_explore_eta_W": eta_W,
             "c5_explore_static_T": f"{', '.join(head)} and {last}" if head else last,
-            "c5_explore_start_dirs": start["dirs"], "c5_explore_start_cos2": float(start["cos"][1])}
+            "c5_explore_start_dirs": start["dirs"], "c5_explore_start_cos2": float(start["cos"][1]),
+            "c5_explore_start_dirs_text": f"{start['dirs']} direction" + ("" if start["dirs"] == 1 else "s")}
 
 
 def explore(T: int, d: int, seed: int = 0, m: int = EXPLORE["m"], r: int = EXPLORE["r"],
