@@ -102,3 +102,17 @@ def undecided(n: int) -> str:
 def fmt(iv: Interval, digits: int = 3) -> str:
     """``0.123 ± 0.045`` for a scalar interval."""
     return f"{float(iv.mean):.{digits}f} ± {float(iv.half):.{digits}f}"
+
+
+def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) two-sided ``level`` interval of a binomial proportion: ``k`` successes out of
+    ``n`` independent trials (runs, draws). ``(lo, hi)``; the upper end alone is a one-sided bound at
+    ``(1 - level) / 2``, as every bound of this module. 0 of 100 gives ``hi = 1 - 0.025**(1/100)`` = 0.036.
+    (Clopper and Pearson 1934: the ends are beta quantiles; coverage is at least ``level`` for every p.)"""
+    k, n = int(k), int(n)
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"clopper_pearson needs 0 <= k <= n and n >= 1, got k = {k}, n = {n}")
+    alpha = 1 - level
+    lo = 0.0 if k == 0 else float(_st.beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(_st.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return lo, hi

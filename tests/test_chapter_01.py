@@ -54,9 +54,17 @@ def test_one_step_pulls_pairs_with_positive_kernel_together_beyond_the_null(runs
 
 def test_training_gradient_is_the_pseudo_contrastive_gradient_to_round_off(runs):
     _, res, s = runs["none"]
-    for key in ("grad_rel_err", "train_grad_rel_err", "heads_rel_err", "loss_rel_err"):
+    for key in ch.GRAD_KEYS + ("heads_rel_err", "loss_rel_err", "loss_rel_err_moved"):
         assert ch.per_seed(res, "grad", key).max() < 1e-12, key      # float64 round-off is ~1e-15
-    assert s["c1_grad_rel_err_max"] <= ch.GRAD_LEVEL
+    assert s["c1_grad_rel_err_max"] <= ch.GRAD_LEVEL and s["c1_grad_rel_err_moved_max"] <= ch.GRAD_LEVEL
+
+
+def test_the_second_point_tests_the_activation_pattern(runs):
+    """At W1 about half the activations differ from W0's (measured 0.499 +- 0.009), and the closed form with W0's
+    activation pattern misses the gradient at W1 by order one (measured 0.81 to 0.96): the check at W1 can fail."""
+    _, res, _ = runs["none"]
+    assert 0.3 < ch.per_seed(res, "grad", "active_changed").min()
+    assert 0.5 < ch.per_seed(res, "grad", "pattern_rel_err").min()
 
 
 def test_empirical_kernel_matches_its_closed_form(runs):
@@ -71,9 +79,27 @@ def test_logistic_loss_follows_the_identity_at_small_head_steps_only(runs):
     cos = ch.per_seed(res, "grad", "logistic_cos")                  # (seeds, eta_a_values)
     assert cos.shape == (10, len(p.eta_a_values))
     assert stats.lower(cos[:, 0]) > 0.999                            # measured 0.9999 at eta_a = 1
-    assert stats.significantly_less(cos[:, -1], cos[:, 0])           # measured 0.836 +- 0.04 at eta_a = 50
-    # at this size the lower bound is below 0.99 from eta_a = 10 on (0.988 +- 0.004); the phrase says where it falls
-    assert " falls below it at " in s["c1_cos_carry"] or s["c1_cos_carry"].startswith("is below")
+    assert stats.significantly_less(cos[:, -1], cos[:, 0])           # measured 0.62 +- 0.03 at eta_a = 200
+    # at this size the cosine is significantly below 0.99 from eta_a = 10 on (0.987 +- 0.003, Holm-decided)
+    assert s["c1_cos_carry"].startswith("is significantly above 0.99 up to η_a = 1 and significantly below it at")
+
+
+def test_the_head_steps_cover_the_step_size_grid():
+    from mtrl_lib.experiments.step_sizes import GRID_ETA_A
+
+    assert set(GRID_ETA_A) <= set(ch.Params().eta_a_values)
+    assert ch.grid_cover(ch.Params().eta_a_values) == "include every head step"
+    assert ch.grid_cover((1.0, 10.0, 50.0)) == "leave out η_a = 200 of the head steps"
+
+
+def test_direction_words_are_decided_in_one_holm_family(runs):
+    p, res, s = runs["none"]
+    fam = ch.comparison_family(res, p)
+    assert len(fam) == 2 + len(p.eta_a_values) == s["c1_family_size"]
+    assert fam["pos"] and fam["neg"]
+    # a word the family does not reject reads "did not move detectably", whatever the interval says
+    _, res0, s0 = runs["shuffled_labels"]
+    assert not ch.comparison_family(res0, p)["pos"] and s0["c1_pos_moved"] == "did not move detectably"
 
 
 # ------------------------------------------------------------------------------------------ negative controls
@@ -86,16 +112,19 @@ def test_shuffled_labels_are_not_reproduced(runs):
     assert "gradient identity" not in v          # the identity is algebra: it holds for any labels
 
 
-@pytest.mark.parametrize("control", ["swapped_heads", "sign_flipped"])
-def test_broken_algorithms_are_not_reproduced(runs, control):
-    _, res, s = runs[control]
+def test_swapped_heads_are_not_reproduced(runs):
+    _, res, s = runs["swapped_heads"]
     v = res["verdict"]
     assert v.startswith("not reproduced"), v
     assert "gradient identity" in v and "pull/push" in v
 
 
-def test_sign_flipped_step_pushes_similar_pairs_apart(runs):
-    _, _, s = runs["sign_flipped"]
+def test_sign_flipped_step_is_judged_by_what_it_does_to_pairs(runs):
+    """A step up the gradient computes the same gradient (the identity holds), so only the pull/push criteria
+    can catch it, and both do: similar pairs move apart."""
+    _, res, s = runs["sign_flipped"]
+    v = res["verdict"]
+    assert v == "not reproduced (pull/push above the shuffled-label null; pull/push direction failed)", v
     assert (s["c1_pos_moved"], s["c1_neg_moved"]) == ("moved apart", "moved closer")
     assert s["c1_pull_vs_null"] == "not above"
 
@@ -139,13 +168,15 @@ def test_units_give_the_same_bytes_at_any_thread_count():
             assert np.asarray(a[k]).tobytes() == np.asarray(b[k]).tobytes(), k
 
 
-def test_carry_phrase_reads_the_lower_bounds():
+def test_carry_phrase_reads_the_decided_comparisons():
     etas = (1.0, 10.0, 50.0)
     iv = lambda mean, half: stats.Interval(np.array(mean), np.array(half), 10)
-    assert ch._carry(etas, iv([1.0, 0.995, 0.999], [0.0, 0.001, 0.001])).startswith("stays at or above 0.99 at every")
-    phrase = ch._carry(etas, iv([1.0, 0.995, 0.85], [0.0, 0.001, 0.01]))
-    assert phrase.endswith("up to η_a = 10 and falls below it at η_a = 50 (cosine 0.850 ± 0.010)")
-    assert ch._carry(etas, iv([0.95, 0.9, 0.8], [0.01, 0.01, 0.01])).startswith("is below 0.99 already")
+    one = iv([1.0, 0.995, 0.85], [0.0, 0.001, 0.01])
+    assert ch._carry(etas, one, ["above"] * 3).startswith("is significantly above 0.99 at every")
+    phrase = ch._carry(etas, one, ["above", "above", "below"])
+    assert phrase.endswith("up to η_a = 10 and significantly below it at η_a = 50 (cosine 0.850 ± 0.010)")
+    assert "not distinguishable from it at η_a = 10" in ch._carry(etas, one, ["above", "neither", "below"])
+    assert ch._carry(etas, one, ["below"] * 3).startswith("is significantly below 0.99 already")
 
 
 def test_summary_values_are_finite_and_quote_their_intervals(runs):
@@ -153,7 +184,8 @@ def test_summary_values_are_finite_and_quote_their_intervals(runs):
     for k, v in s.items():
         assert k.startswith("c1_")
         assert isinstance(v, str) or math.isfinite(v), k
-    for name in ("c1_grad_rel_err", "c1_pull_corr", "c1_cos_small", "c1_cos_large", "c1_kappa_max_dev"):
+    for name in ("c1_grad_rel_err", "c1_grad_rel_err_moved", "c1_pull_corr", "c1_cos_small", "c1_cos_large",
+                 "c1_kappa_max_dev"):
         assert f"{name}_ci" in s and s[f"{name}_ci"] >= 0
 
 

@@ -52,8 +52,7 @@ ALLOW: dict[str, dict[str, str]] = {
         "The other directions of are, as far as one task's training is concerned": MATH + " (the symmetry argument)",
         "the top- singular subspace of overlaps them only as much as a random subspace would": MATH,
         "it is predicted to *remove* what random initialisation had of them": MATH + " (a prediction, tested below)",
-        "**A single task recovers fewer than directions**": CLAIM,
-        "For the family the symmetry argument": MATH,
+        "For the linear family the symmetry argument": MATH,
     },
 }
 
