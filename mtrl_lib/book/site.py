@@ -143,8 +143,9 @@ def _execute(profile: str, jobs: int, log, **kw) -> None:
                          + f"\n{len(failed)} chapter(s) of the {profile} book failed; _build/site is unchanged")
 
 
-def build_site(jobs: int = 1, published: Path = PUBLISHED, log=print) -> Path:
-    """Build ``_build/site`` (see the module); raises :class:`SiteFailed`."""
+def build_site(jobs: int = 1, published: Path = PUBLISHED, log=print, chapters=CHAPTERS) -> Path:
+    """Build ``_build/site`` (see the module); raises :class:`SiteFailed`. ``chapters``: the chapters to execute
+    (all of them; the tests of the refusal pass fewer, to stop sooner)."""
     from .bookcache import book_lock
     from .cli_values import resolve
     from .executors import ENV_STORE_ONLY
@@ -166,13 +167,13 @@ def build_site(jobs: int = 1, published: Path = PUBLISHED, log=print) -> Path:
         try:
             log("make site: the paper-scale book, from the published results only")
             with executed_for("paper", use_current=False), _environ(**{ENV_STORE_ONLY: "1"}):
-                _execute("paper", jobs, log, store=Path(published), read_also=())
+                _execute("paper", jobs, log, store=Path(published), read_also=(), chapters=tuple(chapters))
                 build_html(log=log, final=staging, env={"MTRL_OTHER_BOOK": QUICK, "MTRL_OTHER_LABEL": "the quick book",
                                                         "MTRL_BOOK_PDF": PDF})
             build_pdf(staging, staging / PDF, profile="paper", log=log)
             log("make site: the quick book")
             with executed_for("quick", use_current=True):
-                _execute("quick", jobs, log, store=LOCAL_STORE, read_also=())
+                _execute("quick", jobs, log, store=LOCAL_STORE, read_also=(), chapters=tuple(chapters))
                 build_html(log=log, final=staging / QUICK,
                            env={"MTRL_OTHER_BOOK": "..", "MTRL_OTHER_LABEL": "the paper-scale book",
                                 "MTRL_BOOK_PDF": f"../{PDF}"})
