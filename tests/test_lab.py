@@ -142,6 +142,7 @@ def _build(tmp_path, nb: nbformat.NotebookNode) -> subprocess.CompletedProcess:
     (src / "intro.md").write_text("# Intro\n\nVerdict from the demo: {glue:text}`demo.ipynb::t_verdict:s`\n")
     (src / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: demo\n")
     shutil.copytree(ROOT / "book" / "_static", src / "_static")
+    shutil.copy(ROOT / "book" / "references.bib", src)          # _config.yml's bibtex_bibfiles
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert "glued_eval" in config["sphinx"]["local_extensions"]
     config["sphinx"]["local_extensions"] = {k: str(ROOT / v) for k, v in config["sphinx"]["local_extensions"].items()}

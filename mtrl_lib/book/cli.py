@@ -214,6 +214,9 @@ def cmd_book(args) -> int:
 
     if args.jobs < 1:
         raise ValueError(f"--jobs must be an integer >= 1, got {args.jobs}")
+    from .repository import repository
+
+    repository()                   # a malformed GITHUB_REPOSITORY is bad input: one line, before any computation
     # Validate every chapter's parameters before executing any.
     from .cli_values import resolve
 

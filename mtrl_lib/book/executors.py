@@ -33,11 +33,18 @@ from .store import Store, normalise, science_digest, unit_key
 ENV_SCHEDULER, ENV_STORE, ENV_LOG = "MTRL_SCHEDULER", "MTRL_STORE", "MTRL_UNITS_LOG"
 ENV_STORE_READ = "MTRL_STORE_READ"      # stores read after MTRL_STORE, never written (os.pathsep-separated)
 ENV_DIGEST = "MTRL_SCIENCE_DIGEST"
+# "1": every unit must come from the store, and a chapter that needs one the store lacks stops before computing
+# anything (MissingUnits, counting them); make site builds the paper book so (mtrl_lib/book/site.py)
+ENV_STORE_ONLY = "MTRL_STORE_ONLY"
 CONNECT_TIMEOUT_S = 5
 
 
 class SchedulerError(ValueError):
     """The scheduler cannot be used (one line; the command line exits 2)."""
+
+
+class MissingUnits(RuntimeError):
+    """The store lacks units that this run may not compute (``MTRL_STORE_ONLY``); the message counts them."""
 
 
 class SchedulerLost(RuntimeError):
@@ -197,8 +204,8 @@ class Stored:
     with a warning line for each damaged entry it found and recomputed (the command line prints them; with no
     log they go to stderr)."""
 
-    def __init__(self, inner, store: Store | None, log: Path | None = None):
-        self.inner, self.store, self.log = inner, store, log
+    def __init__(self, inner, store: Store | None, log: Path | None = None, compute: bool = True):
+        self.inner, self.store, self.log, self.compute = inner, store, log, compute
         self.units_total = self.units_from_store = 0
         self.warnings: list[str] = []
         self._tools = None
@@ -226,6 +233,9 @@ class Stored:
                     self._warn(f"warning: store entry {self.store.path(k)} {problem}; recomputing it "
                                f"({u.fn.rpartition(':')[2]} seed={u.seed})")
         todo = [i for i, r in enumerate(out) if r is None]
+        if todo and not self.compute:
+            raise MissingUnits(f"{len(todo)} of the {len(units)} units of this step are not in the store "
+                               f"{self.store.root if self.store is not None else '(none)'}, and this run computes none")
         self.units_total += len(units)
         self.units_from_store += len(units) - len(todo)
         sub = [units[i] for i in todo]
@@ -272,4 +282,5 @@ def from_environment():
         return InProcess()
     inner = Dask(address) if address else _Local()
     read_also = [r for r in os.environ.get(ENV_STORE_READ, "").split(os.pathsep) if r]
-    return Stored(inner, Store(store, read_also) if store else None, Path(log) if log else None)
+    return Stored(inner, Store(store, read_also) if store else None, Path(log) if log else None,
+                  compute=os.environ.get(ENV_STORE_ONLY) != "1")

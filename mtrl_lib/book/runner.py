@@ -383,20 +383,27 @@ def write_performance_placeholder() -> Path:
     return ensure_page(BOOK / "_generated" / "performance.md")
 
 
-def build_html(log=print) -> Path:
-    """Build the HTML with Jupyter Book beside the current ``_build/html``; swap it in only on success."""
+def build_html(log=print, final: Path | None = None, env: dict | None = None) -> Path:
+    """Build the HTML with Jupyter Book beside the current ``_build/html`` (or ``final``); swap it in only on
+    success. ``env``: extra environment for the build (``make site`` passes the other book's and the PDF's paths
+    to ``book/_ext/mtrl_links.py``). Logs one line about the repository links (``GITHUB_REPOSITORY``)."""
+    from . import citation, repository
     from .paper_scale import write_page
 
+    repo = repository.repository()
+    log(repository.status_line(repo))
     install_mathjax()
     write_provenance_page()
     write_performance_placeholder()
     write_page()
+    citation.write_page(repo=repo)
+    repository.write_get_the_code(BOOK / "_generated" / "get_the_code.md", repo)
     staging = BUILD / ".staging"
     if staging.exists():
         shutil.rmtree(staging)
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(BOOK), "--config", str(ROOT / "_config.yml"),
            "--toc", str(BOOK / "_toc.yml"), "--path-output", str(staging), "-W", "--keep-going", "-q"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
     new = staging / "_build" / "html"
     if proc.returncode != 0 or not (new / "index.html").exists():
         lines = (proc.stdout + proc.stderr).strip().splitlines()
@@ -404,7 +411,9 @@ def build_html(log=print) -> Path:
         tail = "\n".join([ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln][:30]
                          or lines[-30:])
         raise ChapterFailed(f"the Jupyter Book build failed (previous _build/html left in place):\n{tail}")
-    final, old = BUILD / "html", BUILD / ".html-old"
+    final = Path(final) if final is not None else BUILD / "html"
+    old = final.with_name(f".{final.name}-old")
+    final.parent.mkdir(parents=True, exist_ok=True)
     if old.exists():
         shutil.rmtree(old)
     if final.exists():
