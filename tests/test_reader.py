@@ -32,6 +32,7 @@ from urllib.parse import urljoin, urlparse
 import pytest
 
 from mtrl_lib.book.chapters import ROOT
+from mtrl_lib.book.glued_notes import READER_WORDS
 from test_browser import HTML, pages
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -102,7 +103,8 @@ MEASURE = r"""() => {
 RAW_TABLE = re.compile(r"\|\s*:?[-—–]{1,}:?\s*\|")
 IDENTIFIER = re.compile(r"(?<![\w.])(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+"        # snake_case, eta_W, RATIO_BOUND
                         r"|[a-z][a-z0-9]+(?:\.[a-z_][a-z0-9_]+){2,}"                 # module.path.name
-                        r"|[a-z]{3,}[0-9]+)(?![\w])")                                # moment2
+                        r"|" + "|".join(re.escape(k) for k in READER_WORDS if "_" not in k and " " not in k)
+                        + r")(?![\w])")                                              # moment2: the code's names
 PLUMBING = [
     (re.compile(r"^\s*(from\s+\S+\s+)?import\s"), "an import"),
     (re.compile(r"\bglue(_all|_ci)?\("), "a glue call"),
@@ -244,7 +246,8 @@ def test_the_checks_find_what_they_look_for():
                        "mtrl_lib.experiments.subspace_recovery.verdict") == [
         "RATIO_BOUND", "comparison_family", "moment2", "mtrl_lib.experiments.subspace_recovery.verdict",
         "track_round"]
-    assert not identifiers("e.g. the first-moment estimator at T = 20, C1 to C6, 95% Student-t, PCA, i.e. d2")
+    assert not identifiers("e.g. the first-moment estimator at T = 20, C1 to C6, 95% Student-t, PCA, i.e. d2, "
+                           "float32, xoshiro256++")
     assert plumbing_lines("from mtrl_lib.book.glue import glue_all\nglue_all(chapter.numbers(result))\n"
                           "check_seeds(params)   # comment\nexecutor = from_environment()")[3].startswith("executor")
     assert not plumbing_lines("result = chapter.run(params, executor=from_environment())\n# a comment")

@@ -124,8 +124,8 @@ class GluedNotes(SphinxPostTransform):
         for node in list(self.document.findall(glued_value)):
             chapter = Path(node["glue_doc"]).name
             data = chapter_data(srcdir, chapter)
-            if data is None or node.parent is None:
-                continue
+            if data is None or node.parent is None or not any(c is node for c in node.parent.children):
+                continue                                     # not a chapter's value, or removed (a capped ± Y)
             glued, prov, meanings, chapter_map = data
             key = node["glue_key"]
             if key not in glued:
@@ -151,7 +151,7 @@ class GluedNotes(SphinxPostTransform):
     def _capped(node, key, glued, params, capped_text):
         """``X ± Y`` (Y the paste of ``KEY_ci``) -> the capped text, when the chapter glued ``KEY_capped``."""
         parent = node.parent
-        i = parent.index(node)
+        i = next(j for j, c in enumerate(parent.children) if c is node)
         ci = None
         if (i + 2 < len(parent) and isinstance(parent[i + 1], nodes.Text) and parent[i + 1].astext() == " ± "
                 and isinstance(parent[i + 2], glued_value) and parent[i + 2]["glue_key"] == key + "_ci"):

@@ -15,10 +15,18 @@ from ..stats import mean_ci
 
 #: dots per inch of every figure, on screen and saved
 DPI = 110
-#: the text column of the built book at a 1366 px wide window, in CSS pixels (tests/test_browser.py measures it)
-COLUMN_PX = 720
-#: the width every chapter figure is drawn at, in inches: the column at :data:`DPI`
-COLUMN_IN = COLUMN_PX / DPI
+#: the widest a figure is shown in the built book's text column at a 1366 px wide window, in CSS pixels:
+#: measured in Chromium (a chapter page's figure images stop growing at 741 px; the column's paragraphs are 757
+#: px, the figure's margins take the rest). ``tests/test_reader.py`` fails on any figure shown below 85% of
+#: the size it was drawn at, so a change of the theme's column shows there.
+COLUMN_PX = 741
+#: the padding ``bbox_inches="tight"`` adds on each side when Jupyter saves an inline figure (matplotlib's
+#: ``savefig.pad_inches``); a constrained-layout figure's own margin is smaller, so the saved image is a few
+#: pixels wider than the figure
+TIGHT_PAD_IN = 0.1
+#: the width every chapter figure is drawn at, in inches: the column less the tight-bbox padding, so that the
+#: saved image (about 731 px at :data:`DPI`) is shown at its drawn size (100%) in the column
+COLUMN_IN = (COLUMN_PX - 2 * TIGHT_PAD_IN * DPI) / DPI
 #: the smallest font size any figure uses, in points as drawn
 MIN_FONT_PT = 8
 
