@@ -288,7 +288,10 @@ def test_chapter_1_in_jupyterlab_shows_numbers_and_redraws(lab, tmp_path):
 
         # The kernel is ready when the server reports it idle with the page's websocket connected.
         def kernel_ready():
-            ks = _get_json(f"{lab}/api/kernels")
+            try:
+                ks = _get_json(f"{lab}/api/kernels")
+            except OSError:                    # the server still starting the kernel: ask again
+                return None
             return ks and ks[0]["execution_state"] == "idle" and ks[0]["connections"] >= 1
         _wait(kernel_ready, 120, "the kernel to start")
         time.sleep(2)
@@ -319,7 +322,12 @@ def test_chapter_1_in_jupyterlab_shows_numbers_and_redraws(lab, tmp_path):
         verdict = re.search(r"Verdict on C1:\s*([^\n]{0,120})", text)
         assert verdict and re.match(r"(reproduced|partly reproduced|not reproduced|undecided)", verdict.group(1)), (
             verdict.group(0) if verdict else "no verdict sentence")
-        page.locator("text=Verdict on C1 >> visible=true").first.scroll_into_view_if_needed()
+        for _ in range(5):            # jupyterlab-myst may re-render the cell under the locator: try again
+            try:
+                page.locator("text=Verdict on C1 >> visible=true").first.scroll_into_view_if_needed(timeout=5000)
+                break
+            except Exception:  # noqa: BLE001 - only the screenshot's framing depends on it
+                time.sleep(1)
         page.screenshot(path=str(SHOTS / "lab_01_run_all.png"))
 
         # The explorer: its slider redraws the figure below it.
@@ -421,9 +429,11 @@ def test_a_bad_parameter_in_the_kernel_is_one_line():
     with pytest.raises(ZeroDivisionError) as info:
         1 / 0
     assert not kernel.parameter_error(info.type, info.value, info.tb)
-    marks = []
+    marks, shown = [], []
     old, kernel._mark = kernel._mark, marks.append
+    old_show, shell._showtraceback = shell._showtraceback, lambda et, v, stb: shown.append(stb)
     try:
-        assert len(kernel._handler(shell, info.type, info.value, info.tb)) > 2 and marks == ["failed"]
+        assert len(kernel._handler(shell, info.type, info.value, info.tb)) > 2
+        assert shown and "Run All stopped here" in shown[0][-1]
     finally:
-        kernel._mark = old
+        kernel._mark, shell._showtraceback = old, old_show

@@ -161,9 +161,8 @@ class GluedNotes(SphinxPostTransform):
             return
         inner = node.next_node(nodes.inline, include_self=False) or node
         inner.children = [nodes.Text(text)]
-        if ci is not None:
-            parent.remove(parent[i + 1])
-            parent.remove(ci)
+        if ci is not None:        # by position: a Text node equals any other " ± " of the paragraph
+            del parent.children[i + 1:i + 3]
 
 
 def visit_glued_value_html(self, node):

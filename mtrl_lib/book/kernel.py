@@ -23,17 +23,20 @@ import sys
 _INSTALLED = False
 
 STALE_CSS = """
-.jp-MarkdownCell.mtrl-stale .jp-RenderedMarkdown { opacity: 0.4; }
-.jp-MarkdownCell.mtrl-stale .jp-Cell-inputWrapper::before {
+.jp-MarkdownCell.mtrl-stale .jp-Cell-inputWrapper { opacity: 0.4; }
+.jp-MarkdownCell.mtrl-stale::before {
   content: "From an earlier run: its numbers are refreshed when Run All reaches this cell";
-  display: block; font-size: 0.8em; color: #b3261e; margin-left: 64px;
+  display: block; font-size: 0.8em; color: #b3261e; padding-left: 64px;
 }
 """
 
 #: runs in the cell's output: ``element`` is the output node (JupyterLab's JavaScript renderer)
-MARK_JS = """(function (element, mode) {
+MARK_JS = """(function go(element, mode, tries) {
   var cell = element.closest('.jp-Cell'), nb = cell && cell.closest('.jp-Notebook');
-  if (!nb) return;
+  if (!nb) {            // rendered before it is attached to the page: try again shortly
+    if (tries < 100) setTimeout(function () { go(element, mode, tries + 1); }, 50);
+    return;
+  }
   if (!document.getElementById('mtrl-stale-css')) {
     var st = document.createElement('style'); st.id = 'mtrl-stale-css'; st.textContent = %(css)s;
     document.head.appendChild(st);
@@ -47,7 +50,7 @@ MARK_JS = """(function (element, mode) {
     c.classList.toggle('mtrl-stale', below);
   });
   if (mode === 'failed') setTimeout(function () { cell.scrollIntoView({block: 'center'}); }, 400);
-})(element, %(mode)s);"""
+})(element, %(mode)s, 0);"""
 
 
 def parameter_error(etype, value, tb) -> bool:
@@ -85,18 +88,16 @@ def _mark(mode: str) -> None:
 
 
 def _handler(shell, etype, value, tb, tb_offset=None):
-    """IPython's custom exception handler: one line for a bad parameter, the usual traceback otherwise; then
-    mark the prose below as from an earlier run and bring the failing cell into view."""
+    """IPython's custom exception handler: one line for a bad parameter, the usual traceback otherwise, with a
+    line saying that Run All stopped here (the ``post_run_cell`` hook then marks the prose below and brings the
+    failing cell into view)."""
     if parameter_error(etype, value, tb):
         stb = [f"\x1b[0;31m{one_line(value)}\x1b[0m"]
     else:
         stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
         stb = list(stb) + ["\x1b[0;31mRun All stopped here: the numbers below this cell are from an earlier "
                            "run until it runs without error.\x1b[0m"]
-    try:
-        _mark("failed")
-    except Exception:  # noqa: BLE001 - the mark is a courtesy; the error itself must show
-        pass
+    shell._showtraceback(etype, value, stb)      # IPython leaves showing it to a custom handler
     return stb
 
 
@@ -120,8 +121,7 @@ def install(shell=None) -> bool:
         _mark("running")
 
     def post(result):
-        if result.success:
-            _mark("done")
+        _mark("done" if result.success else "failed")
 
     shell.events.register("pre_run_cell", pre)
     shell.events.register("post_run_cell", post)

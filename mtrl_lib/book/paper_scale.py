@@ -183,7 +183,8 @@ def render(data: dict | None, intro: str) -> str:
                  "only while the source it ran is unchanged" if computed else "")
               + f" (regenerate: `{data['regenerate']}`).", ""]
     if missing:
-        lines += [f"Not computed at paper scale yet: {', '.join(missing)}. Their rows below say so; "
+        lines += [f"Not computed at paper scale yet: {', '.join(_link(get_chapter(n)) for n in missing)}. "
+                  f"Their rows below say so; "
                   f"`{data['regenerate']}` computes them.", ""]
     lines += ["## The claims at paper scale", ""] + claims_rows(data, intro) + [""]
     tab = tasks_table(data)
@@ -200,15 +201,20 @@ def render(data: dict | None, intro: str) -> str:
     for c in CHAPTERS:
         rec = chs.get(c.name)
         if rec is None:
-            lines.append(f"| {c.name} | | not computed | | |")
+            lines.append(f"| {_link(c)} | | not computed | | |")
             continue
         changed = ", ".join(f"`{k}={list(v) if isinstance(v, tuple) else v}`" for k, v in c.paper.items()
                             if k != "seeds")
         n_seeds = len(c.paper.get("seeds", ()))
         units = f"{rec['units_total']} ({rec['units_from_store']})" if rec.get("units_total") is not None else ""
-        lines.append(f"| {c.name} | {changed}; {n_seeds} seeds | {units} | {rec['wall_time_s']:.0f} s | "
+        lines.append(f"| {_link(c)} | {changed}; {n_seeds} seeds | {units} | {rec['wall_time_s']:.0f} s | "
                      f"{_computed_cell(rec.get('computed'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _link(c) -> str:
+    """``chapter N``, linked to the chapter (the page sits beside the chapters)."""
+    return f"{{doc}}`chapter {CHAPTERS.index(c) + 1} <chapters/{c.name}>`"
 
 
 def _computed_cell(computed: dict | None) -> str:
