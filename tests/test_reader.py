@@ -101,8 +101,8 @@ MEASURE = r"""() => {
 }"""
 
 RAW_TABLE = re.compile(r"\|\s*:?[-—–]{1,}:?\s*\|")
-IDENTIFIER = re.compile(r"(?<![\w.])(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+"        # snake_case, eta_W, RATIO_BOUND
-                        r"|[a-z][a-z0-9]+(?:\.[a-z_][a-z0-9_]+){2,}"                 # module.path.name
+IDENTIFIER = re.compile(r"(?<![\w.])(?:[a-z][a-z0-9_]+(?:\.[a-z_][a-z0-9_]+){2,}"            # module.path.name
+                        r"|(?:[A-Za-z_]\w*\.)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+"  # snake_case, x.snake_case, RATIO_BOUND
                         r"|" + "|".join(re.escape(k) for k in READER_WORDS if "_" not in k and " " not in k)
                         + r")(?![\w])")                                              # moment2: the code's names
 PLUMBING = [
@@ -244,7 +244,7 @@ def test_the_checks_find_what_they_look_for():
     assert RAW_TABLE.search("| family | $T$ | … |—|—|") and RAW_TABLE.search("| a | b |\n|---|---|")
     assert identifiers("the track_round of RATIO_BOUND, chapter.comparison_family, the moment2 estimator, "
                        "mtrl_lib.experiments.subspace_recovery.verdict") == [
-        "RATIO_BOUND", "comparison_family", "moment2", "mtrl_lib.experiments.subspace_recovery.verdict",
+        "RATIO_BOUND", "chapter.comparison_family", "moment2", "mtrl_lib.experiments.subspace_recovery.verdict",
         "track_round"]
     assert not identifiers("e.g. the first-moment estimator at T = 20, C1 to C6, 95% Student-t, PCA, i.e. d2, "
                            "float32, xoshiro256++")

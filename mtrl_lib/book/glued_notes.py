@@ -44,6 +44,9 @@ THRESHOLD_WORDS = ("level", "threshold", "margin", "bound", "target", "tol", "al
                    "min_gain", "min_removed", "min_pixel")
 TOPICS = (  # (word in the name, what was measured), first match wins
     ("slope", "a fitted slope (the exponent of a power law, fitted on log scales)"),
+    ("rel_err", "a relative error"),
+    ("n3_needed", "the number of labelled samples needed to reach the target accuracy"),
+    ("q95", "the 95% quantile of a null distribution"),
     ("corr", "a correlation"),
     ("acc", "a test accuracy (the share of fresh test labels predicted correctly)"),
     ("cosmin", "the smallest principal cosine between span(M) and the learned subspace"),
@@ -55,7 +58,6 @@ TOPICS = (  # (word in the name, what was measured), first match wins
     ("ratio", "a ratio"),
     ("_over_", "a ratio of two quantities"),
     ("escape", "an escape round (the first round the error falls below the chapter's level)"),
-    ("n3_needed", "the number of labelled samples needed to reach the target accuracy"),
     ("snr", "a signal-to-noise ratio"),
     ("signal", "the size of a signal"),
     ("coh", "a coherence"),
@@ -63,8 +65,6 @@ TOPICS = (  # (word in the name, what was measured), first match wins
     ("kappa", "a value of the task kernel κ"),
     ("effdim", "an effective dimension"),
     ("frac", "a fraction"),
-    ("rel_err", "a relative error"),
-    ("q95", "the 95% quantile of a null distribution"),
     ("eig", "an eigenvalue"),
     ("wall", "a time in seconds"),
     ("lam", "a regularisation strength"),

@@ -80,11 +80,12 @@ def binned(ax, x, y, bins=12, label=None, color="k"):
 
 
 def params_table(params) -> "IPython.display.Markdown":
-    """A compact Markdown table of the parameters a chapter ran with."""
+    """One line that lists the parameters a chapter ran with, each as ``name = value`` in code (no pipes, which
+    a reader would take for a broken table); ``python -m mtrl_lib list`` says what each one means."""
     import dataclasses
 
     from IPython.display import Markdown
 
     items = dataclasses.asdict(params) if dataclasses.is_dataclass(params) else dict(params)
-    cells = " | ".join(f"`{k}` = {v}" for k, v in items.items())
-    return Markdown(f"**Parameters of this run:** {cells}")
+    cells = "; ".join(f"`{k} = {list(v) if isinstance(v, tuple) else v!r}`" for k, v in items.items())
+    return Markdown(f"**Parameters of this run** (what each means: `python -m mtrl_lib list`): {cells}.")
