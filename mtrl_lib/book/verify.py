@@ -251,7 +251,10 @@ def run(store: Path, per_chapter: int = 2, seed: int | None = None, budget: floa
     from .chapters import get_chapter
 
     for name in chapters or ():
-        get_chapter(name)                      # ValueError, one line, for an unknown chapter
+        try:
+            get_chapter(name)
+        except ValueError as e:                # one line, naming the option
+            raise ValueError(f"--{e}") from None
 
     if per_chapter < 1:
         raise ValueError(f"--per-chapter must be an integer >= 1, got {per_chapter}")
