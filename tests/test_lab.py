@@ -3,8 +3,12 @@
 - unit tests of the ``glued`` lookup and of the notebook rewrite (on a copy of chapter 1);
 - a small book, built with the project's _config.yml from a tiny executed notebook: ``{eval}`glued[...]```
   renders exactly as ``{glue:text}`` does, and the static explorer is on the page;
-- JupyterLab on chapter 1, headless: Run All, then no raw role text and the verdict visible; moving the
-  explorer's slider redraws its figure. **This one needs the lead's notebook change** (``python -m
+- JupyterLab on the reader's working copy of chapter 1 (``make lab``'s, in a temporary folder), headless: Run
+  All, then no raw role text and the verdict visible; moving the explorer's slider redraws its figure; a save
+  leaves ``notebooks/`` unchanged; after a reload the explorer's controls are live; a bad parameter is one line
+  and the prose below it is marked as from an earlier run;
+- ``jupyter labextension list`` finds jupyterlab-myst compatible; the working copies follow their chapters
+  until edited; the kernel's one-line handler (``mtrl_lib/book/kernel.py``). **This one needs the lead's notebook change** (``python -m
   mtrl_lib.book.inline notebooks/0*.ipynb``, ``glue`` recording values for Lab, the explorer's
   ``one_of(...)`` values): until then it fails and says so.
 """
