@@ -65,8 +65,8 @@ MEASURE = r"""() => {
   const imgs = Array.from(art.querySelectorAll('img')).map(i => ({
     src: (i.getAttribute('src') || '').slice(0, 60), alt: i.getAttribute('alt'), natural: i.naturalWidth,
     shown: shown(i) ? i.getBoundingClientRect().width : null, explorer: !!i.closest('.mtrl-explorer')}));
-  const cells = Array.from(art.querySelectorAll('.cell .cell_input pre')).filter(shown)    // folded: not shown
-                     .map(c => c.innerText);
+  const cells = Array.from(art.querySelectorAll('.cell .cell_input pre')).filter(shown)
+                     .map(c => c.innerText).filter(t => t.trim());        // a folded cell's code has no text
   const eqs = Array.from(art.querySelectorAll('mjx-container[display="true"]')).filter(shown).map(m => {
     const box = m.getBoundingClientRect(), math = m.querySelector('mjx-math');
     const inner = math ? math.getBoundingClientRect() : box;
