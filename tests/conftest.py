@@ -20,11 +20,16 @@ def gen():
 
 @pytest.fixture(scope="session")
 def built_book():
-    """The quick book, built once per test session with the real runner (python -m mtrl_lib book)."""
+    """The quick book, built once per test session with the real runner (python -m mtrl_lib book).
+    ``MTRL_TEST_BUILT_BOOK=1`` uses the ``_build/html`` already there instead (to rerun the browser tests on a
+    book just built; the book's own tests still need a real build)."""
     import subprocess
     import sys
 
     from mtrl_lib.book.chapters import ROOT
+
+    if os.environ.get("MTRL_TEST_BUILT_BOOK") == "1" and (ROOT / "_build" / "html" / "intro.html").exists():
+        return None
 
     # --jobs 2: the suite's machine has 2 cores, and the bench's jobs_ratio (about 0.55) is the time this saves;
     # the bench and test_rebuild_skips_unchanged_chapters check that a parallel build leaves a valid cache
@@ -34,6 +39,44 @@ def built_book():
                          text=True, timeout=1200, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def server(built_book):
+    """The built book (``_build/html``) over http://127.0.0.1 on a free port, for the session."""
+    import functools
+    import http.server
+    import threading
+
+    from mtrl_lib.book.chapters import ROOT
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(ROOT / "_build" / "html"))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, driven by Playwright) for every browser test of the session."""
+    from pathlib import Path
+
+    from test_browser import ARGS, CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: make browser-deps (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
 
 
 # chapter 2 at a small size (a few seconds of units), shared by the command-line and fault tests

@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                    help="prefer the cheapest units so that the estimated time fits; say what was skipped")
     v.add_argument("--only", nargs="+", metavar="KEY", help="check these entries (store keys or file names)")
+    v.add_argument("--chapter", nargs="+", metavar="CHAPTER", default=None,
+                   help="sample only the units of these chapters (default: every chapter)")
     bn = sub.add_parser("bench", help="measure the training round and the book rebuild (the Performance page)")
     bn.add_argument("--quick", action="store_true", help="small version (seconds to a minute or two)")
     bn.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -67,13 +69,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_list() -> int:
+    """Each chapter, its claim and title, then one line per parameter: its default (the quick profile's
+    value), what it means (the comment where its ``Params`` declares it) and, where the paper profile sets
+    another value, that value."""
+    print("Each parameter: its default (the quick profile's value), what it means, and the paper profile's "
+          "value where it differs.\nOverride one with: python -m mtrl_lib run CHAPTER -p NAME VALUE")
     for c in CHAPTERS:
-        print(f"{c.name}  [{c.claim}]  {c.title}")
-        paper = c.paper
+        print(f"\n{c.name}  [{c.claim}]  {c.title}")
+        meanings = c.meanings()
         for name, default in c.defaults().items():
-            extra = f"   (paper: {paper[name]})" if name in paper else ""
-            print(f"    {name} = {default!r}{extra}")
+            extra = f"  [paper profile: {_shown(c.paper[name])}]" if name in c.paper else ""
+            print(f"    {f'{name} = {_shown(default)}':34s} {meanings.get(name) or '(no description)'}{extra}")
     return 0
+
+
+def _shown(value) -> str:
+    """A parameter value as ``list`` shows it: a list for a tuple, a run of 5 or more consecutive integers
+    shortened (``[0, 1, ..., 19]``)."""
+    if isinstance(value, tuple):
+        value = list(value)
+    if (isinstance(value, list) and len(value) >= 5 and all(isinstance(v, int) for v in value)
+            and value == list(range(value[0], value[0] + len(value)))):
+        return f"[{value[0]}, {value[1]}, ..., {value[-1]}]"
+    return repr(value)
 
 
 def _writable_folder(option: str, path: Path) -> Path:
@@ -256,7 +274,8 @@ def cmd_verify(args) -> int:
     from . import verify
 
     try:
-        return verify.run(args.store or verify.DEFAULT_STORE, args.per_chapter, args.seed, args.budget, args.only)
+        return verify.run(args.store or verify.DEFAULT_STORE, args.per_chapter, args.seed, args.budget, args.only,
+                          chapters=args.chapter)
     except KeyboardInterrupt:                  # verify writes nothing, so there is nothing to resume
         print("\ninterrupted: verify (it writes nothing)", file=sys.stderr)
         return 130

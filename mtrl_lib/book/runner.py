@@ -327,30 +327,38 @@ def install_mathjax() -> Path:
     return dest
 
 
+def chapter_link(c: Chapter) -> str:
+    """``chapter N`` linked to the chapter's page (for the generated pages, which sit beside the chapters)."""
+    number = CHAPTERS.index(c) + 1
+    return f"{{doc}}`chapter {number} <chapters/{c.name}>`"
+
+
 def write_provenance_page() -> Path:
     """``book/_generated/provenance.md``: per chapter, what produced its numbers (from the provenance records
     the runner wrote beside each executed chapter). Included by ``book/provenance.md``."""
     out = BOOK / "_generated" / "provenance.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = []
-    for c in CHAPTERS:
+    for i, c in enumerate(CHAPTERS, start=1):
+        lines += [f"## {i}. {c.title} ({c.claim})", ""]
         f = EXECUTED / f"{c.name}.provenance.json"
         if not f.exists():
-            lines += [f"## {c.name}", "", "Not executed yet.", ""]
+            lines += ["Not executed yet.", ""]
             continue
         rec = json.loads(f.read_text())
         sw = rec["software"]
         params = ", ".join(f"`{k}={v}`" for k, v in rec["parameters"].items())
+        seeds = ", ".join(f"`{k}={v}`" for k, v in rec["seeds"].items()) or "none"
         lines += [
-            f"## {c.name} ({c.claim})", "",
-            "| | |", "|---|---|",
+            f"{chapter_link(c)}, executed from `notebooks/{c.name}.ipynb`:", "",
+            "| record | value |", "|---|---|",
             f"| profile | `{rec['profile']}` |",
-            f"| seeds | {', '.join(f'`{k}={v}`' for k, v in rec['seeds'].items()) or 'none'} |",
+            f"| seeds | {seeds} |",
             f"| wall time | {rec['wall_time_s']:.1f} s |",
-            f"| mtrl_lib | {sw['mtrl_lib']} at commit `{rec['git_commit']}` |",
+            f"| library | `mtrl_lib` {sw['mtrl_lib']} at commit `{rec['git_commit']}` |",
             f"| Python / torch / numpy | {sw['python']} / {sw['torch']} / {sw['numpy']} |",
-            f"| device | {rec['device']} |",
-            f"| platform | {sw['platform']} |", "",
+            f"| device | `{rec['device']}` |",
+            f"| platform | `{sw['platform']}` |", "",
             f"Parameters: {params}", "",
         ]
     out.write_text("\n".join(lines) + "\n")
@@ -367,9 +375,10 @@ def write_timings_table() -> Path:
         if f.exists():
             rec = json.loads(f.read_text())
             total += rec["wall_time_s"]
-            rows.append(f"| {c.name} | {c.claim} | `{rec['profile']}` | {rec['wall_time_s']:.0f} s | {rec['device']} |")
+            rows.append(f"| {chapter_link(c)} | {c.claim} | `{rec['profile']}` | {rec['wall_time_s']:.0f} s | "
+                        f"`{rec['device']}` |")
         else:
-            rows.append(f"| {c.name} | {c.claim} | | not executed yet | |")
+            rows.append(f"| {chapter_link(c)} | {c.claim} | | not executed yet | |")
     rows.append(f"| **all chapters** | | | **{total:.0f} s** | |")
     out.write_text("\n".join(rows) + "\n")
     return out

@@ -243,9 +243,18 @@ def _resolve_only(store: Path, names: list[str]) -> list[Entry]:
 
 
 def run(store: Path, per_chapter: int = 2, seed: int | None = None, budget: float | None = None,
-        only: list[str] | None = None, out=sys.stdout) -> int:
-    """Audit ``store``; print one line per unit checked and a summary. Returns the exit status."""
+        only: list[str] | None = None, out=sys.stdout, chapters: list[str] | None = None) -> int:
+    """Audit ``store``; print one line per unit checked and a summary. Returns the exit status.
+    ``chapters``: sample only the units of these chapters (``--chapter``; a book page's number notes name it)."""
     from tqdm import tqdm
+
+    from .chapters import get_chapter
+
+    for name in chapters or ():
+        try:
+            get_chapter(name)
+        except ValueError as e:                # one line, naming the option
+            raise ValueError(f"--{e}") from None
 
     if per_chapter < 1:
         raise ValueError(f"--per-chapter must be an integer >= 1, got {per_chapter}")
@@ -258,9 +267,12 @@ def run(store: Path, per_chapter: int = 2, seed: int | None = None, budget: floa
         print(f"verify: {len(chosen)} named entr{'y' if len(chosen) == 1 else 'ies'} of {store}", file=out)
     else:
         entries, not_current = current_entries(store)
+        if chapters:
+            entries = [e for e in entries if e.chapter in chapters]
         if not entries:
-            raise ValueError(f"--store {store} holds no entry that is current under this checkout's source "
-                             f"({not_current} others; python -m mtrl_lib.book.store {store} counts them)")
+            raise ValueError(f"--store {store} holds no entry{' of ' + ', '.join(chapters) if chapters else ''} "
+                             f"that is current under this checkout's source ({not_current} others; "
+                             f"python -m mtrl_lib.book.store {store} counts them)")
         seed = secrets.randbelow(2**31) if seed is None else seed
         estimate(entries, chapter_unit_seconds() if store.resolve() == DEFAULT_STORE.resolve() else {})
         chosen, skipped = select(entries, per_chapter, random.Random(seed), budget)

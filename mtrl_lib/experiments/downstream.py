@@ -480,6 +480,9 @@ def summary_needed(res: dict, p: Params) -> dict:
         need, cap, floor = res["n3_needed"][k], res["n3_capped"][k], res["n3_floored"][k]
         for end, i in (("dmin", 0), ("dmax", -1)):
             out[f"c3_n3_needed_{WORDS[k]}_{end}"], out[f"c3_n3_needed_{WORDS[k]}_{end}_ci"] = _iv(need[:, i])
+            # c3_n3_needed_{word}_{end}_capped: seeds at the sweep's cap, so that the book writes a mean of
+            # capped seeds as a bound (mtrl_lib.book.glued_notes.capped_text: "≥ 400 (every seed at the cap)")
+            out[f"c3_n3_needed_{WORDS[k]}_{end}_capped"] = int(cap[:, i].sum())
         notes = []
         for end, i in (("dmin", 0), ("dmax", -1)):
             d = p.d_small if end == "dmin" else p.d_large
