@@ -636,7 +636,10 @@ def escape_numbers(result: dict, p: Params, fam: comparisons.Family) -> dict:
     (frozen minus adapted, restricted) with ``_ci`` and ``c6_escape_word_{f}`` (decided in ``fam``); at the arms'
     own tuned steps ``c6_escape_tuned_gap_{f}`` with ``_ci`` (no word: the steps differ); the delay factor
     ``c6_delay_{f}`` (geometric mean over seeds of adapted over frozen-at-equal-step escape rounds) with its 95%
-    interval ``c6_delay_{f}_lo`` / ``_hi``. And the plateau test, :func:`plateau_numbers`."""
+    interval ``c6_delay_{f}_lo`` / ``_hi``, and the same delay in rounds, ``c6_delay_rounds_{f}`` (adapted minus
+    frozen at the adapted step, restricted means); with both families, ``c6_frozen_slowdown``: the frozen heads'
+    restricted mean escape round (at the adapted step) on ``quadratic`` over ``linear``, the slowdown both arms would
+    share if the family alone set it. And the plateau test, :func:`plateau_numbers`."""
     out = {}
     for f in p.families:                    # writes the per-family keys listed in the docstring
         R = result[f]
@@ -653,7 +656,10 @@ def escape_numbers(result: dict, p: Params, fam: comparisons.Family) -> dict:
                                                  "not distinguishably sooner or later than"),
                     f"c6_escape_tuned_gap_{f}": float(tuned.mean), f"c6_escape_tuned_gap_{f}_ci": float(tuned.half),
                     f"c6_delay_{f}": float(np.exp(ld.mean)), f"c6_delay_{f}_lo": float(np.exp(ld.lo)),
-                    f"c6_delay_{f}_hi": float(np.exp(ld.hi))})
+                    f"c6_delay_{f}_hi": float(np.exp(ld.hi)), f"c6_delay_rounds_{f}": -float(iv.mean)})
+    if {"linear", "quadratic"} <= set(p.families):
+        q, lin = (float(result[f]["frozen_equal"]["escape"].mean()) for f in ("quadratic", "linear"))
+        out["c6_frozen_slowdown"] = q / lin
     out.update(plateau_numbers(result, p, fam))
     return out
 
