@@ -495,6 +495,9 @@ def test_cli_run_writes_the_glued_numbers(tmp_path):
     data = json.loads((tmp_path / "05_head_adaptation.json").read_text())
     for name in INTRO_NAMES:
         assert name in data, name
+    # every name the prose quotes is glued by the executed notebook (not only computed by summary)
+    prose = "\n".join(c.source for c in _notebook().cells if c.cell_type == "markdown")
+    assert {n for n in quoted_names(prose) if n.startswith("c6_")} <= set(data)
     assert data["c6_n_seeds"] == 10
     for name in ("c6_err_adapted_linear", "c6_err_adapted_linear_ci", "c6_err_zero_quadratic", "c6_zero_W_change"):
         assert math.isfinite(data[name]), name
