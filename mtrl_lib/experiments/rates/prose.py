@@ -186,8 +186,9 @@ def baseline_numbers(res: dict, p: Params) -> dict:
         rebuild = acc["network_subspace"] - acc["network"]
         _ci(out, f"b_acc_rebuild_{f}", rebuild)
         out[f"b_acc_rebuild_phrase_{f}"] = direction(fam, f"acc_sub_vs_raw_{f}", rebuild,
-                                                     ("lowers it significantly", "raises it significantly",
-                                                      "does not change it significantly"))
+                                                     ("lowers the network's accuracy significantly",
+                                                      "raises the network's accuracy significantly",
+                                                      "does not change the network's accuracy significantly"))
     for k, f in BLIND.items():
         out[f"b_blind_lo_{k}"] = float(mean_ci(res["base"][f]["err"][k]).lo)
     return out
