@@ -140,19 +140,19 @@ def verdict(res: dict, p: Params) -> str:
     if not enough_seeds(n):
         return undecided(n)
     base, rates = res["base"], res["rates"]
-    learn = [f"on {f} tasks the network's error is not below {LEARN_LEVEL:.3f} (upper bound "
-             f"{float(mean_ci(base[f]['err']['network']).hi):.2f})"
+    learn = [f"on {f} tasks the network's error is not below {LEARN_LEVEL:.3f}: upper bound "
+             f"{float(mean_ci(base[f]['err']['network']).hi):.2f}"
              for f in PAPER_FAMILIES if not mean_ci(base[f]["err"]["network"]).hi < LEARN_LEVEL]
     other = []
     for f in PAPER_FAMILIES:
         k = MATCHED[f]
         hi = float(mean_ci(base[f]["err"][k]).hi)
         if not hi < LEARN_LEVEL:
-            other.append(f"{METHOD_WORDS[k]} does not learn {f} tasks, its own family (upper bound {hi:.2f})")
+            other.append(f"{METHOD_WORDS[k]} does not learn {f} tasks, its own family: upper bound {hi:.2f}")
         iv = ratio_ci(res, f)
         if not iv[2] < RATIO_BOUND:
             other.append(f"on {f} tasks the network is not within a factor {RATIO_BOUND:g} of "
-                         f"{METHOD_WORDS[k]} (ratio {iv[0]:.2f}, upper bound {iv[2]:.2f})")
+                         f"{METHOD_WORDS[k]}: ratio {iv[0]:.2f}, upper bound {iv[2]:.2f}")
     for k, f in BLIND.items():
         if not mean_ci(base[f]["err"][k]).lo > LEARN_LEVEL:
             other.append(f"{METHOD_WORDS[k]} does not fail on {f} tasks")
