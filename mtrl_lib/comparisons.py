@@ -108,3 +108,16 @@ class Family:
 
     def pvalue(self, name: str) -> float:
         return self._tests[name][0]
+
+
+def add_pvalue(family: Family, name: str, pvalue: float, right: bool) -> None:
+    """Add to ``family`` a comparison decided by another test's two-sided p-value (a rank correlation, say),
+    so that Holm's correction covers it with the family's t tests. ``right``: the estimate lies in the stated
+    direction (as :meth:`Family.test` computes it from the mean). A NaN p-value (an undefined statistic,
+    such as a rank correlation of a constant) counts as 1: nothing is rejected."""
+    if family._decided is not None:
+        raise RuntimeError("the family is already decided; add every comparison before decide()")
+    if name in family._tests:
+        raise ValueError(f"comparison {name!r} is already in the family")
+    p = float(pvalue)
+    family._tests[name] = (1.0 if not np.isfinite(p) else p, bool(right))
