@@ -121,3 +121,9 @@ def add_pvalue(family: Family, name: str, pvalue: float, right: bool) -> None:
         raise ValueError(f"comparison {name!r} is already in the family")
     p = float(pvalue)
     family._tests[name] = (1.0 if not np.isfinite(p) else p, bool(right))
+
+
+def changed_by_correction(family: Family) -> list[str]:
+    """The comparisons of a decided ``family`` whose word Holm's correction changes: significant in the stated
+    direction when taken alone at the family's level, not in the family (a chapter says which words these are)."""
+    return [name for name, (p, right) in family._tests.items() if (p < family.alpha and right) != family[name]]

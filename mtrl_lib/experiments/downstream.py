@@ -11,8 +11,8 @@ first layers of width ``m`` are compared on the same new tasks and the same samp
 Pretraining budget rule (ours, stated in the chapter): ``T`` and the number of rounds are fixed, the
 samples per task and phase grow linearly with d, ``n1 = n2 = max(n_min, ceil(n_per_d * d))``, which keeps
 the relative gradient noise sqrt(d / (T n2)) of one feature step (chapter 2) level across d wherever
-``ceil(n_per_d * d) >= n_min``; the defaults (``n_min = 10``, ``n_per_d = 0.5``) make it hold over both profiles'
-sweeps (d >= 20). The multi-task run's subspace error and energy are recorded every ``rounds //
+``ceil(n_per_d * d) >= n_min``; the defaults (``n_min = 10``, ``n_per_d = 0.5``) make it hold over both
+profiles' sweeps (d >= 20). The multi-task run's subspace error and energy are recorded every ``rounds //
 TRAJECTORY_RECORDS`` rounds (the unit's ``trajectory``), so that the chapter can show whether pretraining has
 converged at the smallest and the largest d.
 
@@ -30,7 +30,9 @@ relies on the neurons of a mean-field network being exchangeable.
 
 Statistics (:mod:`mtrl_lib.stats`): means over seeds with 95% Student-t intervals; two feature sets, two
 values of d or two sweeps are compared per seed (paired intervals), since they share M, the tasks and
-the samples. :func:`verdict` states the criteria.
+the samples. The comparative words of the prose are decided together with Holm's correction
+(:func:`comparison_family`); :func:`verdict` states the criteria, which decide C3 on the neurons and the
+samples needed themselves (their exponent in d, against the sketch's 0).
 """
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ from ..model import features, oracle_weights
 from ..probe import LOO_LAMS, PROBES, head_accuracy, probe_accuracy
 from ..tasks import FAMILIES, draw_tasks, make_generator, sample
 from ..train import CONTROLS, TrainConfig, resolve_device, train
-from ..comparisons import SKETCH_SLOPE_MARGIN, Family, equivalent
+from ..comparisons import SKETCH_SLOPE_MARGIN, Family, changed_by_correction, equivalent
 from ..units import run_units, unit
 from . import step_sizes
 from .common import ChapterParams, Choice, Float, Int, IntList
@@ -537,7 +539,7 @@ def comparison_family(res: dict, p: Params) -> Family:
 
 def holm_changes(fam: Family) -> list[str]:
     """The comparisons whose word Holm's correction changes (significant alone at 5%, not in the family)."""
-    return [name for name in fam._tests if (fam.pvalue(name) < fam.alpha and fam._tests[name][1]) != fam[name]]
+    return changed_by_correction(fam)
 
 
 def _change(fam: Family, name: str, diff, digits: int = 3, censored: str = "") -> str:

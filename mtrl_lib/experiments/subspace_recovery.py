@@ -37,7 +37,7 @@ import torch
 from scipy import stats as _st
 
 from .. import stats
-from ..comparisons import Family, add_pvalue
+from ..comparisons import Family, add_pvalue, changed_by_correction
 from ..metrics import RECOVERED_COSINE, principal_cosines
 from ..tasks import FAMILIES
 from ..threads import one_thread
@@ -327,7 +327,7 @@ def _status_word(fam: Family, f: str, T: int, per_seed) -> str:
 
 def holm_changes(fam: Family) -> list[str]:
     """The comparisons whose word Holm's correction changes (significant alone at 5%, not in the family)."""
-    return [name for name in fam._tests if (fam.pvalue(name) < fam.alpha and fam._tests[name][1]) != fam[name]]
+    return changed_by_correction(fam)
 
 
 def single_task_control(result: dict, f: str) -> tuple[bool, str]:
