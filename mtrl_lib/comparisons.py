@@ -153,3 +153,22 @@ class RankFamily(Family):
         centre = pseudo_median(x) - null
         right = {"below": centre < 0, "above": centre > 0, "either": centre != 0}[side]
         self._tests[name] = (signed_rank_pvalue(x, null), bool(right))
+
+
+def add_pvalue(family: Family, name: str, pvalue: float, right: bool) -> None:
+    """Add to ``family`` a comparison decided by another test's two-sided p-value (a rank correlation, say),
+    so that Holm's correction covers it with the family's t tests. ``right``: the estimate lies in the stated
+    direction (as :meth:`Family.test` computes it from the mean). A NaN p-value (an undefined statistic,
+    such as a rank correlation of a constant) counts as 1: nothing is rejected."""
+    if family._decided is not None:
+        raise RuntimeError("the family is already decided; add every comparison before decide()")
+    if name in family._tests:
+        raise ValueError(f"comparison {name!r} is already in the family")
+    p = float(pvalue)
+    family._tests[name] = (1.0 if not np.isfinite(p) else p, bool(right))
+
+
+def changed_by_correction(family: Family) -> list[str]:
+    """The comparisons of a decided ``family`` whose word Holm's correction changes: significant in the stated
+    direction when taken alone at the family's level, not in the family (a chapter says which words these are)."""
+    return [name for name, (p, right) in family._tests.items() if (p < family.alpha and right) != family[name]]

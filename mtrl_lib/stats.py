@@ -116,3 +116,32 @@ def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]
     lo = 0.0 if k == 0 else float(_st.beta.ppf(alpha / 2, k, n - k + 1))
     hi = 1.0 if k == n else float(_st.beta.ppf(1 - alpha / 2, k + 1, n - k))
     return lo, hi
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A mean with its 95% t interval cut to the range ``[lo_range, hi_range]`` the quantity lives in (an
+    error in [0, 1], an accuracy in [0, 1]). The mean of such a quantity lies in that range, so cutting the
+    interval there keeps its coverage; ``cut`` says whether an end was cut."""
+
+    mean: float
+    lo: float
+    hi: float
+    cut: bool
+
+
+def bounded_ci(x, lo_range: float = 0.0, hi_range: float = 1.0, level: float = LEVEL) -> Bounded:
+    """:func:`mean_ci` of per-seed values ``x: (n_seeds,)``, its ends cut to ``[lo_range, hi_range]``."""
+    iv = mean_ci(np.asarray(x, dtype=float).ravel(), level=level)
+    lo, hi = float(iv.lo), float(iv.hi)
+    return Bounded(float(iv.mean), max(lo, lo_range), min(hi, hi_range), lo < lo_range or hi > hi_range)
+
+
+def fmt_bounded(x, lo_range: float = 0.0, hi_range: float = 1.0, digits: int = 3) -> str:
+    """``0.123 ± 0.045`` when the 95% interval lies inside the range; otherwise the cut interval in words,
+    ``0.790 (95% interval 0.564 to 1.000, cut at the largest possible value)``."""
+    b = bounded_ci(x, lo_range, hi_range)
+    if not b.cut:
+        return fmt(mean_ci(np.asarray(x, dtype=float).ravel()), digits)
+    at = "largest" if b.hi == hi_range else "smallest"
+    return f"{b.mean:.{digits}f} (95% interval {b.lo:.{digits}f} to {b.hi:.{digits}f}, cut at the {at} possible value)"

@@ -89,3 +89,29 @@ def params_table(params) -> "IPython.display.Markdown":
     items = dataclasses.asdict(params) if dataclasses.is_dataclass(params) else dict(params)
     cells = "; ".join(f"`{k} = {list(v) if isinstance(v, tuple) else v!r}`" for k, v in items.items())
     return Markdown(f"**Parameters of this run** (what each means: `python -m mtrl_lib list`): {cells}.")
+
+
+def band_within(ax, x, runs, label, color=None, lo: float = 0.0, hi: float = 1.0, **kw):
+    """As :func:`band`, for a quantity that lives in ``[lo, hi]`` (an error or an accuracy): the shaded 95%
+    interval is cut to that range (the mean lies in it, so the cut interval keeps its coverage)."""
+    runs = np.atleast_2d(np.asarray(runs, dtype=float))
+    iv = mean_ci(runs, axis=0)
+    (line,) = ax.plot(x, iv.mean, label=label, color=color, **kw)
+    if runs.shape[0] > 1:
+        ax.fill_between(x, np.clip(iv.lo, lo, hi), np.clip(iv.hi, lo, hi), color=line.get_color(), alpha=0.2,
+                        linewidth=0)
+    return line
+
+
+def html_table(header, rows, caption: str | None = None) -> "IPython.display.HTML":
+    """A real table for a code cell's output (rendered as a table by the book and by Jupyter, unlike Markdown
+    text in an output): ``header`` a list of column titles, ``rows`` lists of cells (plain text, escaped)."""
+    import html
+
+    from IPython.display import HTML
+
+    esc = lambda v: html.escape(str(v))
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return HTML(f'<table class="mtrl-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
