@@ -96,7 +96,12 @@ What is computed here:
 * :func:`full_population`: the same population round on the full m x d matrix W with the expectations from the
   quadrature and the metrics of :mod:`mtrl_lib.metrics` (for tests at small d);
 * :func:`population_unit`: a unit of :mod:`mtrl_lib.units` (the recorded trajectory), as
-  :func:`mtrl_lib.train.trajectory_unit`.
+  :func:`mtrl_lib.train.trajectory_unit`;
+* :func:`paired` and its unit :func:`paired_unit` (chapter 8): a finite run (``train``, step for step) beside its
+  population on one seed, with :func:`subspace_distance` between their top-r subspaces (a metric, unlike the
+  difference of two subspace errors), :func:`span_ratio` (sigma_r / sigma_1 of W's part inside span(M), which the
+  subspace error does not see) and the heads' size, every recorded round; optionally with the head phase of both
+  stopped once the population's error reaches a level.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ the sampling part wherever it is not much larger than the population's own error
    the frozen population (rows g_k / ||g_k||, g_k = sum_t a_tk u_t) lies in span(M) with rank r, so a run's own
    subspace error is its distance from the converged population, and the population's error is its own distance
    from its fixed point (shown over the final window).
-2. **Adapted heads** (the paper's algorithm): ``rounds_adapted`` rounds at each n2 (n1 = n2). The judged rounds are
+2. **Adapted heads** (the algorithm of the other chapters): ``rounds_adapted`` rounds at each n2 (n1 = n2). The judged rounds are
    tied to the run: each seed's **escape round** (the first recorded round at which its population's error is at
    most :data:`LEARN_LEVEL`) and the last round. Per n2 and seed: the distance at the escape and at the end, the
    round at which the run leaves the population (its error first exceeds the population's by more than
