@@ -118,8 +118,8 @@ class Params(ChapterParams):
         if len(self.T_values) < 2:
             raise ValueError(f"T_values must hold at least 2 values (a slope), got {list(self.T_values)}")
         if self.T_values[0] < 2 * self.r:
-            raise ValueError(f"T_values must all be at least 2 r = {2 * self.r} (nearer r the tasks' conditioning, "
-                             f"not the samples, sets the gap), got {list(self.T_values)}")
+            raise ValueError(f"T_values must all be at least 2 r = {2 * self.r} (the fit against T stays clear of "
+                             f"the few-task regime, which the chapter reports apart), got {list(self.T_values)}")
         for name in ("rounds", "rounds_adapted"):
             check_rounds_multiple(name, getattr(self, name), "record_every", self.record_every)
 
