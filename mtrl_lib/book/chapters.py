@@ -116,7 +116,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                    "seeds": tuple(range(20))}),
     Chapter("07_real_data", "beyond the paper", "Multi-task features on real digit images",
             "mtrl_lib.experiments.real_data",
-            paper={"m": 200, "T_values": (1, 5, 20, 50, 100), "n": 64, "rounds": 100, "eta_W": 0.1,
+            paper={"m": 200, "T_values": (1, 5, 20, 50, 100), "n": 64, "rounds": 100,
                    "down_tasks": 20, "n3s": (10, 20, 50, 100, 200, 500), "seeds": tuple(range(20))}),
     Chapter("08_population", "beyond the paper", "The population limit against the runs",
             "mtrl_lib.experiments.population_gap",
