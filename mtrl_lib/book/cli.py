@@ -8,6 +8,7 @@ one line, the store keeps every finished unit, and rerunning the same command re
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -259,6 +260,7 @@ def cmd_book(args) -> int:
             from .paper_scale import publish
 
             print(f"paper-scale results: {publish(EXECUTED).relative_to(ROOT)}", file=sys.stderr)
+            print(prune_unread(ROOT / PUBLISHED_STORE, EXECUTED), file=sys.stderr)
         try:
             html = build_html()
         except ChapterFailed as e:
@@ -268,6 +270,26 @@ def cmd_book(args) -> int:
             raise _Interrupted("the HTML build (_build/html is unchanged)") from None
     print(f"book built in {time.perf_counter() - start:.1f} s: {html / 'index.html'}")
     return 0
+
+
+def prune_unread(store: Path, executed: Path) -> str:
+    """After a whole paper build with ``--publish``: delete the entries of the published ``store`` that no
+    chapter read or computed (units a chapter no longer declares), so that the folder holds exactly the units
+    the book reads. Needs every chapter's record of its keys (``executed/CHAPTER.keys.json``); returns one
+    line that says what it did."""
+    from .chapters import CHAPTERS
+
+    used: set[str] = set()
+    for c in CHAPTERS:
+        p = executed / f"{c.name}.keys.json"
+        if not p.exists():
+            return f"published store not pruned: {c.name} has no record of the units it read (rebuild it)"
+        used.update(json.loads(p.read_text()))
+    unread = [p for p in sorted(Path(store).glob("??/*.json")) if p.stem not in used]
+    for p in unread:
+        p.unlink()
+    return (f"published store: {len(used)} entries read by the book, {len(unread)} that no chapter reads "
+            "deleted" if unread else f"published store: every entry is read by the book ({len(used)})")
 
 
 def cmd_verify(args) -> int:

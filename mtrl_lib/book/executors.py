@@ -208,6 +208,7 @@ class Stored:
         self.inner, self.store, self.log, self.compute = inner, store, log, compute
         self.units_total = self.units_from_store = 0
         self.warnings: list[str] = []
+        self.keys: set[str] = set()      # every key this run asked for, loaded or computed (for make publish)
         self._tools = None
 
     def _toolchain(self) -> dict:
@@ -225,6 +226,7 @@ class Stored:
     def map(self, units, desc=None) -> list[dict]:
         units = list(units)
         keys = [unit_key(u) for u in units]
+        self.keys.update(keys)
         out = [None] * len(units)
         if self.store is not None:
             for i, (k, u) in enumerate(zip(keys, units)):
@@ -258,7 +260,7 @@ class Stored:
     def _write_log(self):
         if self.log is None:
             return
-        rec = {"units_total": self.units_total, "units_from_store": self.units_from_store,
+        rec = {"units_total": self.units_total, "units_from_store": self.units_from_store, "keys": sorted(self.keys),
                "executor": self.name, "warnings": self.warnings}
         if isinstance(self.inner, Dask):
             rec["workers"] = self.inner.workers()

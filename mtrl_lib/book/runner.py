@@ -182,7 +182,9 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     rec["store_read_also"] = [str(r) for r in read_also]
     units_log.unlink(missing_ok=True)
     (staging / f"{chapter.name}.provenance.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
-    for suffix in (".ipynb", ".json", ".provenance.json"):
+    # the store keys the chapter read or computed: make publish keeps exactly these in the published store
+    (staging / f"{chapter.name}.keys.json").write_text(json.dumps(units.get("keys", [])) + "\n")
+    for suffix in (".ipynb", ".json", ".provenance.json", ".keys.json"):
         os.replace(staging / f"{chapter.name}{suffix}", out_dir / f"{chapter.name}{suffix}")
     return glued
 
