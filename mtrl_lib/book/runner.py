@@ -368,6 +368,36 @@ def write_provenance_page() -> Path:
     return out
 
 
+PROFILE_NOTE = {
+    "quick": ("These are the `quick` profile's numbers (small sizes and seed counts, the whole book in minutes); "
+              "{doc}`paper_scale` gives the same tables at the `paper` profile's larger scale and seed count, from "
+              "results published with the project."),
+    "paper": ("These are the `paper` profile's numbers (the full scale and seed count), computed from the results "
+              "published with the project; {doc}`paper_scale` gives the same tables with when and how each "
+              "chapter's results were computed."),
+}
+
+
+def write_profile_note() -> Path:
+    """``book/_generated/profile_note.md``, included by the intro: which profile the book's numbers come from
+    (read from the executed chapters' provenance records, so that the quick book and the paper book each say
+    their own)."""
+    out = BOOK / "_generated" / "profile_note.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    profiles = set()
+    for c in CHAPTERS:
+        f = EXECUTED / f"{c.name}.provenance.json"
+        if f.exists():
+            profiles.add(json.loads(f.read_text())["profile"])
+    if len(profiles) == 1 and next(iter(profiles)) in PROFILE_NOTE:
+        text = PROFILE_NOTE[next(iter(profiles))]
+    else:
+        text = ("The chapters of this build were executed with different profiles (" + ", ".join(sorted(profiles))
+                + "); each chapter's Provenance record says which.")
+    out.write_text(text + "\n")
+    return out
+
+
 def write_timings_table() -> Path:
     """``book/_generated/timings.md``: how long each chapter took in the run that produced this book."""
     out = BOOK / "_generated" / "timings.md"
@@ -405,6 +435,7 @@ def build_html(log=print, final: Path | None = None, env: dict | None = None) ->
     log(repository.status_line(repo))
     install_mathjax()
     write_provenance_page()
+    write_profile_note()
     write_performance_placeholder()
     write_page()
     citation.write_page(repo=repo)
