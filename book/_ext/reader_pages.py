@@ -9,6 +9,11 @@ written out plainly (``\\operatorname{span}(M)`` -> ``span(M)``).
 **No thebe.** Jupyter Book loads sphinx-thebe on every page, which writes a Binder configuration
 (``binder-examples/jupyter-stacks-datascience``) and two scripts into every page although the book has no
 launch buttons; its handlers are disconnected and its files dropped from the pages.
+
+**Citation lists.** Sphinx writes a bibliography as ``<div role="list">`` around entries with the role
+``doc-biblioentry``, which ARIA 1.2 deprecates and which leaves the list without list items (axe-core:
+aria-deprecated-role, aria-required-children). The roles are dropped; the entries stay a plain list of blocks
+with their labels.
 """
 import re
 
@@ -120,7 +125,18 @@ def drop_thebe_files(app, pagename, templatename, context, doctree):
             context[key] = [f for f in context[key] if keep(f)]
 
 
+CITATION_ROLES = re.compile(r'(<div) role="list" (class="citation-list">)|\s+role="doc-biblioentry"')
+
+
+def plain_citation_lists(app, pagename, templatename, context, doctree):
+    """Drop the deprecated and unfulfilled ARIA roles of a page's bibliography (see the module docstring)."""
+    body = context.get("body")
+    if body and "citation-list" in body:
+        context["body"] = CITATION_ROLES.sub(lambda m: f"{m.group(1)} {m.group(2)}" if m.group(1) else "", body)
+
+
 def setup(app):
+    app.connect("html-page-context", plain_citation_lists)
     app.connect("builder-inited", drop_thebe)
     app.connect("doctree-resolved", set_alt_texts)
     app.connect("html-page-context", drop_thebe_files, priority=10001)
