@@ -58,8 +58,15 @@ TINY = {
         TRAIN, T=4, rounds=3, record_every=1, baselines=dict(down_tasks=1, eta_W_linrep=0.1, eta_a_linrep=50.0,
                                                             n3=20, n_test=50)),
     "mtrl_lib.experiments.real_data:seed_unit": dict(
+        T_values=[1, 4], control="none", device="cpu", down_tasks=1, eta_W=0.3, eta_W_end2end=0.03, eta_a=10.0,
+        m=20, n=16, n3=10, n3s=[10], pca_k=9, rounds=2),
+    "mtrl_lib.experiments.real_data:tune_unit": dict(
         T_values=[1, 4], control="none", device="cpu", down_tasks=1, eta_W=0.3, eta_a=10.0, m=20, n=16, n3=10,
         n3s=[10], pca_k=9, rounds=2),
+    "mtrl_lib.population:paired_unit": dict(TRAIN, T=4, rounds=3, record_every=1, loss="correlation",
+                                            head_mode="adapted", head_stop=0.436),
+    "mtrl_lib.experiments.head_adaptation:positive_run": dict(
+        config=dict(TRAIN, T=4, head_mode="adapted", rounds=3, record_every=1), eta_W=0.05, scale=1.0),
 }
 
 
@@ -226,30 +233,144 @@ def test_a_code_edit_changes_the_chapter_cache_digest(tmp_path):
     assert codekeys.package_digest(root) != codekeys.package_digest(ROOT)
 
 
-def test_a_data_file_counts_where_reached_code_names_it(tmp_path, here):
-    root = copy_tree(tmp_path)
-    grid = root / "mtrl_lib" / "experiments" / "step_size_grid.json"
-    fns = unit_functions()
-    before, closures = here
-    holders = {fn for fn in fns if "data:mtrl_lib/experiments/step_size_grid.json" in closures[fn].items}
-    grid.write_text(grid.read_text() + " ")
-    after = digests(root, fns)
-    assert {fn for fn in fns if after[fn] != before[fn]} == holders
+def tree_of(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A small source tree ``tmp_path/mtrl_lib`` with the harness and ``files`` (path -> source)."""
+    lib = tmp_path / "mtrl_lib"
+    lib.mkdir(parents=True)
+    (lib / "__init__.py").write_text("")
+    (lib / "units.py").write_text("def call(u):\n    return resolve(u)\n\ndef resolve(n):\n    return n\n\n"
+                                  "class Unit:\n    pass\n")
+    for rel, text in files.items():
+        (lib / rel).parent.mkdir(parents=True, exist_ok=True)
+        (lib / rel).write_text(text)
+    return tmp_path
+
+
+def rekeys(root: Path, fn: str, rel: str, old: str, new: str) -> bool:
+    """Whether replacing ``old`` by ``new`` in ``root/mtrl_lib/rel`` changes the digest of ``fn``."""
+    before = codekeys.closure(fn, root).digest()
+    p = root / "mtrl_lib" / rel
+    text = p.read_text()
+    assert old in text, (rel, old)
+    p.write_text(text.replace(old, new))
+    return codekeys.closure(fn, root).digest() != before
+
+
+# (files, the file edited, old text, new text, does the unit's key change?) for each way code is reached
+RULES = {
+    "default argument": ({"a.py": "from .b import K\n\ndef unit(seed, k=K):\n    return seed * k\n",
+                          "b.py": "K = 2\nJ = 3\n"}, "b.py", "K = 2", "K = 5", True),
+    "unreached constant": ({"a.py": "from .b import K\n\ndef unit(seed, k=K):\n    return seed * k\n",
+                            "b.py": "K = 2\nJ = 3\n"}, "b.py", "J = 3", "J = 4", False),
+    "decorator": ({"a.py": "from .b import deco\n\n@deco\ndef unit(seed):\n    return seed\n",
+                   "b.py": "def deco(f):\n    return lambda seed: f(seed) + 1\n"}, "b.py", "+ 1", "+ 2", True),
+    "lambda body": ({"a.py": "from .b import g\n\nF = lambda s: g(s)\n\ndef unit(seed):\n    return F(seed)\n",
+                     "b.py": "def g(s):\n    return s + 1\n"}, "b.py", "s + 1", "s + 2", True),
+    "function-level import": ({"a.py": "def unit(seed):\n    from .b import g\n    return g(seed)\n",
+                               "b.py": "def g(s):\n    return s + 1\n"}, "b.py", "s + 1", "s + 2", True),
+    "re-export": ({"a.py": "from . import pkg\n\ndef unit(seed):\n    return pkg.g(seed)\n",
+                   "pkg/__init__.py": "from .impl import g\n", "pkg/impl.py": "def g(s):\n    return s + 1\n"},
+                  "pkg/impl.py", "s + 1", "s + 2", True),
+    "import-time code": ({"a.py": "from .b import table\n\ndef unit(seed):\n    return table[0] + seed\n",
+                          "b.py": "table = []\ntable.append(1)\n"}, "b.py", "append(1)", "append(2)", True),
+    "registering decorator": ({"a.py": "from .reg import REG\nfrom . import losses\n\ndef unit(seed):\n"
+                                       "    return REG['sq'](seed)\n",
+                               "reg.py": "REG = {}\n\ndef register(name):\n    def put(f):\n"
+                                         "        REG[name] = f\n        return f\n    return put\n",
+                               "losses.py": "from .reg import register\n\n@register('sq')\ndef square(x):\n"
+                                            "    return x * x\n"}, "losses.py", "x * x", "x * x * x", True),
+    "augmented assignment at import": ({"a.py": "from .b import LAMS\nfrom . import c\n\ndef unit(seed):\n"
+                                                "    return sum(LAMS)\n",
+                                        "b.py": "LAMS = [1.0]\n", "c.py": "from .b import LAMS\nLAMS += [2.0]\n"},
+                                       "c.py", "[2.0]", "[3.0]", True),
+    "conditional import": ({"a.py": "try:\n    from .fast import f\nexcept ImportError:\n    from .slow import f\n\n"
+                                    "def unit(seed):\n    return f(seed)\n",
+                            "fast.py": "def f(s):\n    return s + 1\n", "slow.py": "def f(s):\n    return s + 1\n"},
+                           "fast.py", "s + 1", "s + 2", True),
+    "main guard's else": ({"a.py": "SCALE = 1\nif __name__ == '__main__':\n    pass\nelse:\n    SCALE = 2\n\n"
+                                   "def unit(seed):\n    return SCALE * seed\n"}, "a.py", "SCALE = 2", "SCALE = 3", True),
+    "relative import_module": ({"a.py": "import importlib\n\ndef unit(seed):\n"
+                                        "    return importlib.import_module('.impl', __package__).f(seed)\n",
+                                "impl.py": "def f(s):\n    return s + 1\n"}, "impl.py", "s + 1", "s + 2", True),
+    "eval": ({"a.py": "from .b import g\n\ndef unit(seed):\n    return eval('g(seed)')\n",
+              "b.py": "def g(s):\n    return s + 1\n\ndef h(s):\n    return s\n"}, "b.py", "return s\n", "return -s\n",
+             True),
+    "local imports in two methods": ({"a.py": "from .b import helper\n\nclass Runner:\n    def run(self):\n"
+                                              "        return helper()\n    def other(self):\n"
+                                              "        from .c import helper\n        return helper()\n\n"
+                                              "def unit(seed):\n    return Runner().run()\n",
+                                      "b.py": "def helper():\n    return 1\n", "c.py": "def helper():\n    return 2\n"},
+                                     "b.py", "return 1", "return 5", True),
+    "data file named in a string": ({"a.py": "import json\nfrom pathlib import Path\n\n"
+                                             "def unit(seed):\n    return json.loads((Path(__file__).parent / 'grid.json')"
+                                             ".read_text())\n",
+                                     "grid.json": "[1]", "sub/grid.json": "[2]"}, "grid.json", "[1]", "[3]", True),
+    "data file through a computed path": ({"a.py": "import json\nfrom pathlib import Path\nNAME = 'gr'\n\n"
+                                                   "def unit(seed):\n    return json.loads((Path(__file__).parent / "
+                                                   "f'{NAME}id.yaml').read_text())\n",
+                                           "grid.yaml": "[1]"}, "grid.yaml", "[1]", "[3]", True),
+    "unread data file": ({"a.py": "def unit(seed):\n    return seed\n", "sub/grid.json": "[1]"},
+                         "sub/grid.json", "[1]", "[3]", False),
+    "docstring": ({"a.py": "def unit(seed):\n    \"\"\"Doc.\"\"\"\n    return seed  # note\n"}, "a.py",
+                  "Doc.", "Another doc, longer.", False),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_each_way_code_is_reached_counts(tmp_path, rule):
+    files, rel, old, new, changes = RULES[rule]
+    root = tree_of(tmp_path, files)
+    assert rekeys(root, "mtrl_lib.a:unit", rel, old, new) == changes, rule
+
+
+def test_the_science_package_keeps_to_what_the_keys_assume():
+    """What codekeys does not follow, the science package does not do (codekeys' module docstring): no module
+    assigns to another module's attribute or changes an imported object at import; no eval/exec; every
+    decorator is a pure one; the only import-time code is the compiled draw's check in tasks.py."""
+    tree = codekeys.SourceTree(ROOT)
+    problems = []
+    for name in tree.all_modules():
+        if name == "mtrl_lib.__main__":                   # the command line's entry point: run, never imported
+            continue
+        m = tree.module(name)
+        imported = {a for a, t in m.aliases.items() if tree.is_science(t[1])}
+        for node in ast.walk(m.tree):
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+                for t in targets:
+                    base = t
+                    while isinstance(base, (ast.Attribute, ast.Subscript)):
+                        base = base.value
+                    if t is not base and isinstance(base, ast.Name) and base.id in imported:
+                        problems.append(f"{name}: assigns into imported {base.id} (line {node.lineno})")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("eval", "exec"):
+                problems.append(f"{name}: {node.func.id}() (line {node.lineno})")
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for d in node.decorator_list:
+                    if codekeys.decorator_name(d) not in codekeys.PURE_DECORATORS:
+                        problems.append(f"{name}: decorator {codekeys.decorator_name(d)} (line {node.lineno})")
+        for node in m.tree.body:                          # a top-level call on an imported object changes it
+            if isinstance(node, (ast.Expr, ast.Assign)) and isinstance(node.value, ast.Call):
+                f = node.value.func
+                while isinstance(f, ast.Attribute):
+                    f = f.value
+                if isinstance(f, ast.Name) and f.id in imported and name != "mtrl_lib.tasks":
+                    problems.append(f"{name}: calls into imported {f.id} at import (line {node.lineno})")
+        effects = [canonical_ast.canonical([e]) for e in m.effects]
+        if effects and name != "mtrl_lib.tasks":
+            problems.append(f"{name}: import-time code {effects}")
+    assert not problems, problems
 
 
 def test_a_salt_forces_a_rekey_and_unresolved_names_fall_back_to_the_module(tmp_path, monkeypatch):
-    lib = tmp_path / "mtrl_lib"
-    lib.mkdir()
-    (lib / "__init__.py").write_text("")
-    (lib / "units.py").write_text("def call(u):\n    return resolve(u)\n\ndef resolve(n):\n    return n\n")
-    (lib / "a.py").write_text("from . import b\n\ndef unit(seed):\n    return getattr(b, NAME)(seed)\n\n"
-                              "NAME = 'f'\n\ndef unused():\n    return 1\n")
-    (lib / "b.py").write_text("def f(s):\n    return s\n\ndef g(s):\n    return -s\n")
-    c = codekeys.closure("mtrl_lib.a:unit", tmp_path)
+    root = tree_of(tmp_path, {"a.py": "from . import b\n\ndef unit(seed):\n    return getattr(b, NAME)(seed)\n\n"
+                                      "NAME = 'f'\n\ndef unused():\n    return 1\n",
+                              "b.py": "def f(s):\n    return s\n\ndef g(s):\n    return -s\n"})
+    c = codekeys.closure("mtrl_lib.a:unit", root)
     assert {"mtrl_lib.b:f", "mtrl_lib.b:g"} <= set(c.items) and "mtrl_lib.b" in c.fallbacks
     assert "mtrl_lib.a:unused" not in c.items
     monkeypatch.setitem(codekeys.SALTS, "mtrl_lib.a:unit", "2026-12-07: forced")
-    assert codekeys.closure("mtrl_lib.a:unit", tmp_path).digest() != c.digest()
+    assert codekeys.closure("mtrl_lib.a:unit", root).digest() != c.digest()
 
 
 _TRACE = r"""
@@ -402,3 +523,15 @@ def test_new_entries_record_their_toolchain_and_a_differing_one_is_one_line(tmp_
     assert store.toolchain_note(folder) is None
     note = store.toolchain_note(folder, here=dict(store.toolchain(), torch="9.9"))
     assert note and "\n" not in note and "torch" in note
+
+
+def test_rekey_samples_every_value_of_every_field(tmp_path):
+    """A refactor that changes results for one value of an integer field only (n % 7 == 0 here) is caught: the
+    sample holds every value of every field at least once."""
+    from mtrl_lib.units import Unit
+
+    items = [(tmp_path / f"{n}-{s}.json", {}, Unit("m:f", json.dumps({"mode": "a", "n": n}), s))
+             for n in (5, 7, 10, 14, 20) for s in range(3)]
+    picked = rekey.sample(items)
+    assert {json.loads(u.config)["n"] for _, _, u in picked} == {5, 7, 10, 14, 20}
+    assert len(picked) < len(items)

@@ -26,7 +26,13 @@ change a result (comments, docstrings, layout: :mod:`mtrl_lib.book.canonical_ast
   bytes; a data file under ``mtrl_lib/`` counts by its bytes where reached code names it in a string.
 * **Salts.** :data:`SALTS` maps a unit function to a string that enters its digest: a way to force a re-key by
   hand (say, after a change in an outside package that this module does not see). Nothing removes code from a
-  digest.
+  digest; a salt is changed, never removed (removing it would bring back the keys, and entries, before it).
+* **What it assumes of the science code**, checked on the package by ``tests/test_codekeys.py``
+  (``test_the_science_package_keeps_to_what_the_keys_assume``): no module changes another module's state (no
+  ``module.attr = ...``, no ``eval``/``exec``), decorators are the pure ones of :data:`PURE_DECORATORS` (a
+  registering decorator runs at import and is counted as import-time code), and a top-level statement that is
+  neither a definition nor an import is import-time code. The compile flags of the compiled draw are not in
+  the key; its build is recorded with each entry (:func:`mtrl_lib.book.store.toolchain`).
 
 The digest is sha256 over the sorted items ``(id, sha256 of content)``; :func:`manifest` gives the items, so
 that ``python -m mtrl_lib.book.store rekey`` can list which definitions changed. Module names are part of an
@@ -56,6 +62,12 @@ DYNAMIC_BY_DESIGN = frozenset({"mtrl_lib.units:resolve"})
 #: per unit function, a string that enters its digest (force a re-key by hand; say why beside the entry)
 SALTS: dict[str, str] = {}
 DATA_SUFFIXES = (".json", ".npz", ".npy", ".csv", ".txt")
+#: files under mtrl_lib that are code or build products, never data a unit reads
+CODE_SUFFIXES = (".py", ".pyc", ".c", ".h", ".so", ".pyd", ".md")
+#: decorators that only wrap or describe what they decorate (any other runs code at import, and is counted so)
+PURE_DECORATORS = frozenset({"dataclass", "property", "staticmethod", "classmethod", "lru_cache", "cache",
+                             "cached_property", "contextmanager", "wraps", "total_ordering", "abstractmethod",
+                             "setter", "getter", "deleter"})
 _NAMED_UNIT = re.compile(r"^mtrl_lib(?:\.\w+)*(?::\w+)?$")
 _BUILTINS = frozenset(dir(builtins))
 _COMPOUND = (ast.If, ast.Try, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)
@@ -64,10 +76,30 @@ if hasattr(ast, "TryStar"):                                  # 3.11+
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
+    """``if __name__ == "__main__":`` (its body does not run on import; an ``else`` branch does)."""
     t = node.test if isinstance(node, ast.If) else None
     return (isinstance(t, ast.Compare) and isinstance(t.left, ast.Name) and t.left.id == "__name__"
+            and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
             and len(t.comparators) == 1 and isinstance(t.comparators[0], ast.Constant)
             and t.comparators[0].value == "__main__")
+
+
+def decorator_name(d: ast.expr) -> str:
+    """The last name of a decorator expression: ``functools.lru_cache(maxsize=None)`` -> ``lru_cache``."""
+    while isinstance(d, ast.Call):
+        d = d.func
+    return d.attr if isinstance(d, ast.Attribute) else d.id if isinstance(d, ast.Name) else ""
+
+
+def _runs_at_import(node: ast.stmt, names: set[str]) -> bool:
+    """A top-level statement that may change state when its module is imported, beyond binding its names: a
+    bare expression, a statement that binds nothing, a block, an augmented assignment (it updates what it
+    names, possibly an imported object), a definition with a decorator that is not pure."""
+    if isinstance(node, (ast.Expr, ast.AugAssign) + _COMPOUND) or not names:
+        return True
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return any(decorator_name(d) not in PURE_DECORATORS for d in node.decorator_list)
+    return False
 
 
 def _bound_names(node: ast.AST) -> set[str]:
@@ -125,13 +157,23 @@ class Module:
     stars: list[str] = field(default_factory=list)
     effects: list[ast.stmt] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
+    #: names bound by more than one import (``try: from .fast import f`` / ``except: from .slow import f``):
+    #: every target, since any of them may be what runs
+    alternatives: dict[str, list[tuple]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, name: str, path: Path) -> "Module":
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         m = cls(name, path, path.name == "__init__.py", tree)
         for node in tree.body:
-            if canonical_ast.is_string_statement(node) or _is_main_guard(node):
+            if canonical_ast.is_string_statement(node):
+                continue
+            if _is_main_guard(node):
+                if node.orelse:                           # runs on import
+                    m.effects.extend(node.orelse)
+                    for sub in node.orelse:
+                        for n in _bound_names(sub):
+                            m.bindings.setdefault(n, []).append(sub)
                 continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 m._import(node)
@@ -143,15 +185,20 @@ class Module:
                 for sub in ast.walk(node):                # imports inside a top-level block bind too
                     if isinstance(sub, (ast.Import, ast.ImportFrom)):
                         m._import(sub)
-                m.effects.append(node)
-            elif isinstance(node, ast.Expr) or not names:
+            if _runs_at_import(node, names):
                 m.effects.append(node)
         return m
 
     def _import(self, node) -> None:
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             self.stars.append(_absolute(self.name, self.is_package, node))
-        self.aliases.update(_aliases(node, self.name, self.is_package))
+        for name, target in _aliases(node, self.name, self.is_package).items():
+            old = self.aliases.get(name)
+            if old is not None and old != target:
+                alts = self.alternatives.setdefault(name, [old])
+                if target not in alts:
+                    alts.append(target)
+            self.aliases[name] = target
         if isinstance(node, ast.Import):
             self.imports.update(a.name for a in node.names)
         else:
@@ -168,9 +215,11 @@ class SourceTree:
         self.lib = self.root / PACKAGE
         self._modules: dict[str, Module | None] = {}
         self._canonical: dict[tuple[str, str], str] = {}
-        self.data_files = {p.name: p for p in sorted(self.lib.rglob("*"))
-                           if p.is_file() and p.suffix in DATA_SUFFIXES and self.is_science_path(p)
-                           and "__pycache__" not in p.parts}
+        self.data_files: dict[str, list[Path]] = {}
+        for p in sorted(self.lib.rglob("*")):
+            if (p.is_file() and p.suffix not in CODE_SUFFIXES and self.is_science_path(p)
+                    and "__pycache__" not in p.parts and not p.name.endswith(".egg-info")):
+                self.data_files.setdefault(p.name, []).append(p)
 
     def is_science_path(self, p: Path) -> bool:
         rel = p.relative_to(self.lib).parts
@@ -255,16 +304,18 @@ class _Walker:
         self.todo.append((module, name))
 
     def add_module(self, name: str, why: str) -> None:
-        """The whole module ``name``: every top-level definition and import binding of it."""
+        """The whole module ``name``: its import-time code and every top-level definition and import binding."""
+        self.touch_module(name)
         m = self.tree.module(name)
-        if m is None:
-            self.touch_module(name)
-            return
-        if name in self.out.fallbacks:
+        if m is None or name in self.out.fallbacks:
             return
         self.out.fallbacks[name] = why
         for n in sorted(set(m.bindings) | set(m.aliases)):
             self.add_definition(name, n)
+
+    def add_all_modules(self, why: str) -> None:
+        for mod in self.tree.all_modules():
+            self.add_module(mod, why)
 
     def touch_module(self, name: str) -> None:
         """Module ``name`` is imported: its packages' and its own import-time code runs, and the science
@@ -295,83 +346,98 @@ class _Walker:
                 self.touch_module(imp)
 
     # -- resolving names
-    def resolve_alias(self, target: tuple, why: str) -> tuple[str, str] | None:
+    def alias_item(self, m: Module, name: str) -> list[tuple]:
+        """Record the import binding of ``name`` in module ``m`` as an item; its targets (one, or every
+        alternative of a conditional import)."""
+        alts = m.alternatives.get(name)
+        self.out.items[f"{m.name}:{name}"] = f"alias:{alts!r}" if alts else f"alias:{m.aliases[name]!r}"
+        return list(alts) if alts else [m.aliases[name]]
+
+    def resolve_alias(self, target: tuple, why: str) -> list[tuple]:
         """Follow an import binding: ``("module", m)`` gives ``("module", m)``; ``("from", m, a)`` gives
-        ``("module", m.a)`` for a submodule, or ``("def", m, a)`` for a definition (through re-exports)."""
-        seen = set()
-        while True:
+        ``("module", m.a)`` for a submodule, or ``("def", m, a)`` for a definition (through re-exports, every
+        alternative of a conditional one)."""
+        out: list[tuple] = []
+        todo, seen = [target], set()
+        while todo:
+            target = todo.pop()
             if target[0] == "module":
                 name = target[1]
-                if not self.tree.is_science(name):
-                    return None
-                self.touch_module(name)
-                return ("module", name)
+                if self.tree.is_science(name):
+                    self.touch_module(name)
+                    out.append(("module", name))
+                continue
             _, mod, attr = target
-            if not self.tree.is_science(mod):
-                return None
+            if not self.tree.is_science(mod) or (mod, attr) in seen:
+                continue
+            seen.add((mod, attr))
             if self.tree.is_module(f"{mod}.{attr}"):
                 self.touch_module(f"{mod}.{attr}")
-                return ("module", f"{mod}.{attr}")
+                out.append(("module", f"{mod}.{attr}"))
+                continue
             m = self.tree.module(mod)
             self.touch_module(mod)
             if m is None:
-                return None
-            if (mod, attr) in seen:
-                return None
-            seen.add((mod, attr))
-            if attr in m.bindings:
-                return ("def", mod, attr)
-            if attr in m.aliases:
-                self.out.items[f"{mod}:{attr}"] = f"alias:{m.aliases[attr]!r}"
-                target = m.aliases[attr]
                 continue
-            for star in m.stars:
-                self.add_module(star, f"{why}: {attr!r} may come from 'from {star} import *'")
-            self.add_module(mod, f"{why}: {mod} has no top-level binding of {attr!r}")
-            return None
+            if attr in m.bindings:
+                out.append(("def", mod, attr))
+            if attr in m.aliases:
+                todo.extend(self.alias_item(m, attr))
+            if attr not in m.bindings and attr not in m.aliases:
+                for star in m.stars:
+                    self.add_module(star, f"{why}: {attr!r} may come from 'from {star} import *'")
+                self.add_module(mod, f"{why}: {mod} has no top-level binding of {attr!r}")
+        return out
 
-    def resolve_name(self, m: Module, name: str, local: dict[str, tuple]) -> tuple | None:
-        if name in local:
-            return self.resolve_alias(local[name], f"{m.name}:{name}")
+    def resolve_name(self, m: Module, name: str, local: dict[str, list[tuple]]) -> list[tuple]:
+        """What a name loaded in module ``m`` may refer to (``local``: import bindings inside the definition)."""
+        # an import inside the definition binds the name there, but perhaps in one nested function only: the
+        # module's own binding of the name may be what another function of the definition loads
+        refs: list[tuple] = [r for t in local.get(name, ()) for r in self.resolve_alias(t, f"{m.name}:{name}")]
         if name in m.bindings:
             self.add_definition(m.name, name)
-            if name in m.aliases:                        # bound both ways (a conditional import, say)
-                self.resolve_alias(m.aliases[name], f"{m.name}:{name}")
-            return ("def", m.name, name)
-        if name in m.aliases:
-            self.out.items[f"{m.name}:{name}"] = f"alias:{m.aliases[name]!r}"
-            return self.resolve_alias(m.aliases[name], f"{m.name}:{name}")
-        if name not in _BUILTINS:
+            refs.append(("def", m.name, name))
+        if name in m.aliases and not set(m.alternatives.get(name, [m.aliases[name]])) <= set(local.get(name, ())):
+            # an import (or bound both ways: a conditional import), unless the local imports bind the same
+            refs += [r for t in self.alias_item(m, name) for r in self.resolve_alias(t, f"{m.name}:{name}")]
+        if not refs and name not in _BUILTINS and name not in local:
             for star in m.stars:
                 self.add_module(star, f"{m.name}: name {name!r} may come from 'from {star} import *'")
-        return None
+        return refs
 
     def resolve_attribute_chain(self, ref: tuple | None, attrs: list[str], context: str) -> None:
         """``ref`` is what the base name of ``a.b.c`` resolved to; follow ``attrs`` through modules."""
-        while ref is not None and ref[0] == "module" and attrs:
-            mod, attr = ref[1], attrs.pop(0)
-            if self.tree.is_module(f"{mod}.{attr}"):
-                self.touch_module(f"{mod}.{attr}")
-                ref = ("module", f"{mod}.{attr}")
+        attrs = list(attrs)
+        refs = [ref] if ref is not None else []
+        while refs:
+            ref = refs.pop()
+            if ref[0] == "module" and attrs:
+                mod, attr = ref[1], attrs[0]
+                if self.tree.is_module(f"{mod}.{attr}"):
+                    self.touch_module(f"{mod}.{attr}")
+                    self.resolve_attribute_chain(("module", f"{mod}.{attr}"), attrs[1:], context)
+                else:
+                    for r in self.resolve_alias(("from", mod, attr), context):
+                        self.resolve_attribute_chain(r, attrs[1:], context)
                 continue
-            ref = self.resolve_alias(("from", mod, attr), context)
-        if ref is None:
-            return
-        if ref[0] == "def":
-            self.add_definition(ref[1], ref[2])
-        elif ref[0] == "module" and not attrs:
-            self.add_module(ref[1], f"{context}: module {ref[1]} used as a value")
+            if ref[0] == "def":
+                self.add_definition(ref[1], ref[2])
+            elif ref[0] == "module" and not attrs:
+                self.add_module(ref[1], f"{context}: module {ref[1]} used as a value")
 
     # -- walking a definition
     def follow(self, m: Module, stmts: list[ast.stmt], owner: str | None = None) -> None:
-        """Resolve every name ``stmts`` (of module ``m``) load; imports inside them bind local names."""
-        local: dict[str, tuple] = {}
+        """Resolve every name ``stmts`` (of module ``m``) load; imports inside them bind local names (every
+        binding of a name anywhere in ``stmts`` counts, whichever function it is in)."""
+        local: dict[str, list[tuple]] = {}
         for s in stmts:
             for sub in ast.walk(s):
                 if isinstance(sub, (ast.Import, ast.ImportFrom)):
                     if isinstance(sub, ast.ImportFrom) and any(a.name == "*" for a in sub.names):
                         self.add_module(_absolute(m.name, m.is_package, sub), f"{m.name}: import *")
-                    local.update(_aliases(sub, m.name, m.is_package))
+                    for name, target in _aliases(sub, m.name, m.is_package).items():
+                        if target not in local.setdefault(name, []):
+                            local[name].append(target)
         context = owner or f"{m.name}:<import-time>"
         for s in stmts:
             self._visit(m, s, local, context)
@@ -401,15 +467,21 @@ class _Walker:
                     attrs.insert(0, base.attr)
                     base = base.value
                 if isinstance(base, ast.Name):
-                    self.resolve_attribute_chain(self.resolve_name(m, base.id, local), attrs, context)
+                    for ref in self.resolve_name(m, base.id, local):
+                        self.resolve_attribute_chain(ref, attrs, context)
                     continue
                 stack.append(base)
                 continue
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                ref = self.resolve_name(m, n.id, local)
-                if n.id in ("globals", "vars", "locals") and ref is None:
+                refs = self.resolve_name(m, n.id, local)
+                if n.id in ("globals", "vars", "locals") and not refs:
                     self.add_module(m.name, f"{context}: {n.id}()")
-                self.resolve_attribute_chain(ref, [], context)
+                elif n.id in ("eval", "exec", "compile", "__import__") and not refs:
+                    self.add_all_modules(f"{context}: {n.id}() runs code it cannot see")
+                elif n.id == "__file__":
+                    self._files_beside(m)
+                for ref in refs:
+                    self.resolve_attribute_chain(ref, [], context)
                 continue
             if isinstance(n, ast.Call):
                 self._dynamic(m, n, local, context)
@@ -425,14 +497,35 @@ class _Walker:
         if name == "getattr" and first is not None and len(call.args) >= 2 and not (
                 isinstance(call.args[1], ast.Constant)):
             if isinstance(first, ast.Name):
-                ref = self.resolve_name(m, first.id, local)
-                if ref is not None and ref[0] == "module":
-                    self.add_module(ref[1], f"{context}: getattr on module {ref[1]} with a computed name")
-        elif name in ("import_module", "__import__") and first is not None and not isinstance(first,
-                                                                                             ast.Constant):
-            if context not in DYNAMIC_BY_DESIGN:
-                for mod in self.tree.all_modules():
-                    self.add_module(mod, f"{context}: dynamic import")
+                for ref in self.resolve_name(m, first.id, local):
+                    if ref[0] == "module":
+                        self.add_module(ref[1], f"{context}: getattr on module {ref[1]} with a computed name")
+        elif name in ("import_module", "__import__") and first is not None:
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                target = first.value
+                if target.startswith("."):                # relative to the calling module's package
+                    level = len(target) - len(target.lstrip("."))
+                    package = m.name if m.is_package else m.name.rpartition(".")[0]
+                    parts = package.split(".")
+                    target = ".".join(parts[:len(parts) - level + 1] + ([target.lstrip(".")] if
+                                                                        target.lstrip(".") else []))
+                if self.tree.is_science(target):
+                    self.add_module(target, f"{context}: imports {target} by name")
+            elif context not in DYNAMIC_BY_DESIGN:
+                self.add_all_modules(f"{context}: dynamic import")
+
+    def _files_beside(self, m: Module) -> None:
+        """Reached code uses ``__file__``: every data file in its module's folder counts (a path it builds
+        need not be a string constant)."""
+        folder = m.path.parent
+        for paths in self.tree.data_files.values():
+            for p in paths:
+                if p.parent == folder:
+                    self._data(p)
+
+    def _data(self, p: Path) -> None:
+        self.out.items[f"data:{p.relative_to(self.tree.root).as_posix()}"] = hashlib.sha256(
+            p.read_bytes()).hexdigest()
 
     def _string(self, s: str, context: str) -> None:
         if _NAMED_UNIT.match(s) and self.tree.is_science(s.partition(":")[0]):
@@ -442,11 +535,9 @@ class _Walker:
             elif self.tree.is_module(mod):
                 self.add_module(mod, f"{context}: names module {mod} in a string")
             return
-        if s.endswith(DATA_SUFFIXES) and "\n" not in s and len(s) < 300:
-            p = self.tree.data_files.get(s.rsplit("/", 1)[-1])
-            if p is not None:
-                self.out.items[f"data:{p.relative_to(self.tree.root).as_posix()}"] = hashlib.sha256(
-                    p.read_bytes()).hexdigest()
+        if "\n" not in s and len(s) < 300:
+            for p in self.tree.data_files.get(s.rsplit("/", 1)[-1], ()):
+                self._data(p)
 
     def run(self, fn: str) -> Closure:
         for start in (*HARNESS, fn):

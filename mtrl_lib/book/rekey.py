@@ -10,9 +10,9 @@ Two commands, both ``python -m mtrl_lib.book.store``:
   each entry unchanged to its new key.
 * ``rekey FOLDER --from REV``: for a refactor that changes the code a unit runs but not its results (a
   definition moved or renamed, a rewrite). For the entries current at ``REV`` and stale here, it lists the
-  definitions that changed per unit function, recomputes a stratified sample (per unit function and per
-  category of configuration, its cheapest and its largest entry by :func:`mtrl_lib.book.verify.size_proxy`)
-  in this process, and moves every such entry to its new key only when each sampled result is byte-identical
+  definitions that changed per unit function, recomputes a stratified sample (:func:`sample`: per unit
+  function, the cheapest and the largest entry of each category of configuration, and entries until every value
+  of every configuration field is in the sample) in this process, and moves every such entry to its new key only when each sampled result is byte-identical
   to its entry. One difference, and nothing moves.
 
 Each move is logged, one JSON line, in ``published/key-log.jsonl`` (the date, the command, ``REV``, this
@@ -151,7 +151,12 @@ def _move(folder: Path, p: Path, new_key: str) -> None:
     os.replace(p, target)
 
 
-def log(record: dict, path: Path = LOG) -> None:
+def log(record: dict, folder: Path) -> None:
+    """Append ``record`` (with the store it concerns) to ``published/key-log.jsonl`` for the published store,
+    to ``FOLDER/key-log.jsonl`` for any other."""
+    folder = Path(folder)
+    path = LOG if folder.resolve() == (ROOT / "published" / "paper-results").resolve() else folder / "key-log.jsonl"
+    record = {"store": str(folder), **record}
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
         f.write(json.dumps(record, sort_keys=True) + "\n")
@@ -206,7 +211,7 @@ def migrate(folder: Path, rev: str, *, write_log: bool = True, out=sys.stdout) -
               "moved": len(moves), "already_current": already, "recomputed": 0,
               "moved_per_function": dict(sorted(counts.items()))}
     if write_log and moves:
-        log(record)
+        log(record, folder)
     print(f"{folder}: moved {len(moves)} entries to their code keys, {already} already there, 0 recomputed",
           file=out)
     for fn, n in sorted(counts.items()):
@@ -215,29 +220,52 @@ def migrate(folder: Path, rev: str, *, write_log: bool = True, out=sys.stdout) -
 
 
 # ------------------------------------------------------------------------------------------------- rekey
-def _category(config: dict, prefix: str = "") -> tuple:
-    """The categorical part of a configuration (its strings, booleans and None, nested included)."""
+def _leaves(config: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """The configuration's fields as ``(path, value)`` pairs, nested dicts flattened (values as JSON text)."""
     out = []
     for k, v in sorted(config.items()):
         if isinstance(v, dict):
-            out.extend(_category(v, f"{prefix}{k}."))
-        elif isinstance(v, (str, bool)) or v is None:
-            out.append((f"{prefix}{k}", v))
-    return tuple(out)
+            out.extend(_leaves(v, f"{prefix}{k}."))
+        else:
+            out.append((f"{prefix}{k}", json.dumps(v, sort_keys=True)))
+    return out
+
+
+def _category(config: dict) -> tuple:
+    """The categorical part of a configuration: its strings, booleans and None (nested included)."""
+    return tuple((k, v) for k, v in _leaves(config) if not v[:1].isdigit() and v[:1] not in "-[")
 
 
 def sample(moving: list[tuple[Path, dict, Unit]]) -> list[tuple[Path, dict, Unit]]:
-    """Per unit function and per category of configuration, the cheapest and the largest entry (by the size
-    proxy of :mod:`mtrl_lib.book.verify`, ties broken by seed and path)."""
+    """A stratified sample of the entries to move, per unit function: the cheapest and the largest entry of
+    each category of configuration (its strings and booleans; by the size proxy of
+    :mod:`mtrl_lib.book.verify`), and then, cheapest first, entries until every value of every configuration
+    field (integers, floats and lists included: a step size, a dimension, a draw index) appears in the sample
+    at least once. A refactor that changes results only for some value of some field is caught wherever that
+    value is stored; one that changes only some seeds, or only some combinations of values, can still pass."""
     from .verify import size_proxy
 
-    groups: dict[tuple, list] = defaultdict(list)
+    by_fn: dict[str, list] = defaultdict(list)
     for item in moving:
-        groups[(item[2].fn, _category(item[2].kwargs))].append(item)
+        by_fn[item[2].fn].append(item)
     out = []
-    for _, group in sorted(groups.items(), key=lambda kv: repr(kv[0])):
-        group.sort(key=lambda it: (size_proxy(it[2].kwargs), it[2].seed, str(it[0])))
-        out.extend([group[0]] + ([group[-1]] if len(group) > 1 else []))
+    for fn in sorted(by_fn):
+        items = sorted(by_fn[fn], key=lambda it: (size_proxy(it[2].kwargs), it[2].seed, str(it[0])))
+        chosen: list = []
+        groups: dict[tuple, list] = defaultdict(list)
+        for it in items:
+            groups[_category(it[2].kwargs)].append(it)
+        for _, group in sorted(groups.items(), key=lambda kv: repr(kv[0])):
+            for it in (group[0], group[-1]):
+                if it not in chosen:
+                    chosen.append(it)
+        covered = {pair for it in chosen for pair in _leaves(it[2].kwargs)}
+        for it in items:                                  # cheapest first: greedy cover of the field values
+            new = set(_leaves(it[2].kwargs)) - covered
+            if new:
+                chosen.append(it)
+                covered |= new
+        out.extend(chosen)
     return out
 
 
@@ -290,7 +318,7 @@ def rekey(folder: Path, rev: str, *, dry_run: bool = False, write_log: bool = Tr
         _move(folder, p, _key(u, here[u.fn]))
     record.update(moved=len(moving), recomputed=len(picks), same=len(picks))
     if write_log:
-        log(record)
+        log(record, folder)
     print(f"moved {len(moving)} entries to their keys here; {len(picks)} sampled entries recomputed, all "
           "byte-identical", file=out)
     return record
