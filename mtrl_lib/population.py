@@ -96,7 +96,12 @@ What is computed here:
 * :func:`full_population`: the same population round on the full m x d matrix W with the expectations from the
   quadrature and the metrics of :mod:`mtrl_lib.metrics` (for tests at small d);
 * :func:`population_unit`: a unit of :mod:`mtrl_lib.units` (the recorded trajectory), as
-  :func:`mtrl_lib.train.trajectory_unit`.
+  :func:`mtrl_lib.train.trajectory_unit`;
+* :func:`paired` and its unit :func:`paired_unit` (chapter 8): a finite run (``train``, step for step) beside its
+  population on one seed, with :func:`subspace_distance` between their top-r subspaces (a metric, unlike the
+  difference of two subspace errors), :func:`span_ratio` (sigma_r / sigma_1 of W's part inside span(M), which the
+  subspace error does not see) and the heads' size, every recorded round; optionally with the head phase of both
+  stopped once the population's error reaches a level.
 """
 from __future__ import annotations
 
@@ -368,3 +373,123 @@ def population_unit(seed: int, **config) -> dict:
     """A unit (:mod:`mtrl_lib.units`): the population trajectory of ``TrainConfig(seed=seed, **config)``,
     ``{"round", "subspace_error", "energy", "loss"}`` (as :func:`mtrl_lib.train.trajectory_unit`)."""
     return dict(population(TrainConfig(seed=seed, **config)).history)
+
+
+# ------------------------------------------------------------- a finite run beside its population (chapter 8)
+
+def top_subspace(W: torch.Tensor, r: int) -> torch.Tensor:
+    """``(d, r)`` orthonormal basis of the top-r right singular subspace of ``W: (m, d)`` (float64, one thread):
+    the top-r eigenvectors of W^T W, the route of :func:`mtrl_lib.train.round_metrics`."""
+    with one_thread():
+        Wd = W.double()
+        return torch.linalg.eigh(Wd.T @ Wd)[1][:, -r:]
+
+
+def subspace_distance(W1: torch.Tensor, W2: torch.Tensor, r: int) -> float:
+    """||P_1 - P_2||_2 between the top-r right singular subspaces of ``W1`` and ``W2`` (both ``(m, d)``): the sine
+    of the largest principal angle between them, sqrt(1 - c_min^2) with c_min the smallest principal cosine. The
+    subspace error is this distance with ``W2``'s subspace replaced by span(M). A metric on r-dimensional
+    subspaces (the triangle inequality holds), so a run's distance from its population measures the part of the
+    run that the population does not explain, where the difference of two subspace errors does not."""
+    U1, U2 = top_subspace(W1, r), top_subspace(W2, r)
+    with one_thread():
+        c = torch.linalg.svdvals(U1.T @ U2).clamp(0.0, 1.0)
+        return float(torch.sqrt(torch.clamp(1 - c.min() ** 2, min=0.0)))
+
+
+def span_ratio(Z: torch.Tensor) -> float:
+    """sigma_r / sigma_1 of ``Z = W M`` (m, r), the part of W inside span(M) in M's coordinates: 1 when W weighs
+    every direction of span(M) alike, near 0 when it has nearly collapsed onto fewer than r of them. The
+    subspace error cannot see this ratio: a W whose weakest in-span direction is 1e-6 of its strongest has error 0
+    as long as nothing outside span(M) outweighs that direction."""
+    with one_thread():
+        sv = torch.linalg.svdvals(Z.double())
+        return float(sv[-1] / sv[0].clamp_min(1e-300))
+
+
+def paired(cfg: TrainConfig, head_stop: float = 0.0) -> dict:
+    """A finite-sample run and its population, side by side on one seed, with the distance between them.
+
+    The finite run is ``train(cfg)`` step for step (same draws, same :class:`mtrl_lib.train.Round`, same recorded
+    metrics, to the bit: ``tests/test_population.py``); the population is :func:`population`'s iteration
+    (p6)-(p8) from the same M, tasks, initial W and heads. ``head_stop`` > 0 (adapted heads only) stops the head
+    phase of both, for good, after the first round that leaves the population's subspace error at or below
+    ``head_stop``: from then on the heads stay as they are and only W trains (the run then draws no head-phase
+    samples). 0 stops nothing. Every ``record_every`` rounds (and at round 0 and the last) it records, as arrays
+    over the records:
+
+    * ``round``; the run's ``subspace_error``, ``energy``, ``loss`` (as :func:`mtrl_lib.train.trajectory_unit`);
+    * ``pop_subspace_error``, ``pop_energy`` (as :func:`population_unit`);
+    * ``distance``: :func:`subspace_distance` between the run's W and the population's W = Z M^T + S P;
+    * ``span_ratio``, ``pop_span_ratio``: :func:`span_ratio` of the run's W M and of the population's Z;
+    * ``head_rms``, ``pop_head_rms``: the root-mean-square head entry ||A||_F / sqrt(T m) of each;
+
+    and ``stop_round``: the round after which the heads stopped (-1 when they never did).
+
+    Raises ``ValueError`` for a configuration :func:`population` does not solve, and
+    :class:`mtrl_lib.train.DivergenceError` as ``train`` does."""
+    from .tasks import make_generator
+    from .train import DivergenceError, Round, resolve_device, round_metrics, stream_seed
+
+    check_supported(cfg)
+    if head_stop < 0:
+        raise ValueError(f"head_stop must be a number >= 0, got {head_stop!r}")
+    # the finite run, as train(cfg)
+    dev = resolve_device(cfg.device)
+    M, tasks, W, b = setup(cfg)
+    W = W.clone()
+    A = init_heads(cfg, cfg.T, dev, cfg.torch_dtype)
+    data_gen = make_generator(stream_seed(cfg.seed, "data"), dev)
+    rnd = Round(cfg, M, tasks, b)
+    # the population, as population(cfg)
+    Mp, tasks_p, Wp, Ap = _draws(cfg, None, None, None)
+    V = tasks_p.params.double().to(Wp.device)
+    V_head = V.roll(-1, 0) if cfg.control == "swapped_heads" else V
+    kappa = label_factor(cfg)
+    Z, s, P = split_rows(Wp, Mp)
+    F = gram_factor(P)
+    c_head = cfg.eta_a * kappa / SQRT_2PI
+    c_feat = cfg.eta_W * kappa / (cfg.T * SQRT_2PI)
+    shrink = 1.0 - cfg.eta_W * cfg.weight_decay
+    Md = M.double()
+    adapted, stop_round = cfg.head_mode == "adapted", -1
+    keys = ("round", "subspace_error", "energy", "loss", "pop_subspace_error", "pop_energy", "distance",
+            "span_ratio", "pop_span_ratio", "head_rms", "pop_head_rms")
+    hist = {k: [] for k in keys}
+
+    def record(k, loss):
+        err, en = round_metrics(W, M)
+        perr, pen = reduced_metrics(Z, s, F)
+        Wpop = Z @ Mp.T + s[:, None] * P
+        vals = (k, err, en, loss, perr, pen, subspace_distance(W, Wpop, cfg.r), span_ratio(W.double() @ Md),
+                span_ratio(Z), float(A.double().pow(2).mean().sqrt()), float(Ap.pow(2).mean().sqrt()))
+        for key, v in zip(keys, vals):
+            hist[key].append(v)
+
+    record(0, float("nan"))
+    for k in range(cfg.rounds):
+        loss, ok = rnd.update(W, A, data_gen)
+        if not ok:
+            raise DivergenceError(
+                f"training diverged at round {k + 1} (non-finite loss or weights) with eta_W = {cfg.eta_W:g}, "
+                f"eta_a = {cfg.eta_a:g}: lower the step sizes (try eta_W = {cfg.eta_W / 10:g})")
+        if adapted:                                                           # (p6)
+            Ap = Ap + c_head * (V_head @ Z.T)
+        Z = shrink * Z + c_feat * (Ap.T @ V)                                  # (p7)
+        s = shrink * s
+        if cfg.renorm:                                                        # (p8)
+            norm = torch.sqrt(Z.pow(2).sum(1) + s.pow(2)).clamp_min(1e-12)
+            Z, s = Z / norm[:, None], s / norm
+        if (k + 1) % cfg.record_every == 0 or k + 1 == cfg.rounds:
+            record(k + 1, loss)
+        if adapted and head_stop and reduced_metrics(Z, s, F)[0] <= head_stop:
+            adapted, rnd.adapted, stop_round = False, False, k + 1
+    out = {key: np.asarray(v, dtype=float) for key, v in hist.items()}
+    out["stop_round"] = stop_round
+    return out
+
+
+def paired_unit(seed: int, head_stop: float = 0.0, **config) -> dict:
+    """A unit (:mod:`mtrl_lib.units`): :func:`paired` for ``TrainConfig(seed=seed, **config)``, every recorded
+    array of it (chapter 8's unit: the run, its population and the distance between them)."""
+    return paired(TrainConfig(seed=seed, **config), head_stop=head_stop)

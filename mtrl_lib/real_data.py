@@ -60,17 +60,33 @@ class Digits:
 
 
 @functools.lru_cache(maxsize=1)
-def load_digits() -> Digits:
-    """The digits, split and standardised as the module docstring states (read once per process)."""
+def raw_digits() -> tuple[np.ndarray, np.ndarray]:
+    """All 1,797 images ``X: (N, 64)`` float64 (grey levels 0..16) and classes ``y: (N,)``, in the file's order
+    (read once per process, from the file inside the scikit-learn package)."""
     from sklearn.datasets import load_digits as _load
 
     raw = _load()
-    X, y = raw.data.astype(np.float64), raw.target.astype(np.int64)
-    Xtr, Xte = X[:N_TRAIN], X[N_TRAIN:]
+    return raw.data.astype(np.float64), raw.target.astype(np.int64)
+
+
+def standardised_split(train: np.ndarray, test: np.ndarray) -> Digits:
+    """The split of :func:`raw_digits` given by the index arrays ``train`` and ``test``, preprocessed as the
+    module docstring states, with the training split's statistics: pixels whose training standard deviation is
+    below :data:`MIN_PIXEL_SD` dropped, the others centred and scaled to unit variance."""
+    X, y = raw_digits()
+    Xtr, Xte = X[train], X[test]
     sd = Xtr.std(axis=0)
     keep = np.flatnonzero(sd >= MIN_PIXEL_SD)
     mu, sd = Xtr[:, keep].mean(axis=0), sd[keep]
-    return Digits((Xtr[:, keep] - mu) / sd, y[:N_TRAIN], (Xte[:, keep] - mu) / sd, y[N_TRAIN:], keep)
+    return Digits((Xtr[:, keep] - mu) / sd, y[train], (Xte[:, keep] - mu) / sd, y[test], keep)
+
+
+@functools.lru_cache(maxsize=1)
+def load_digits() -> Digits:
+    """The digits, split and standardised as the module docstring states (read once per process): the first
+    :data:`N_TRAIN` images of the file train, the rest test."""
+    n = len(raw_digits()[1])
+    return standardised_split(np.arange(N_TRAIN), np.arange(N_TRAIN, n))
 
 
 def class_mean_images(data: Digits) -> np.ndarray:

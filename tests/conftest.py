@@ -157,13 +157,20 @@ def gen():
 
 @pytest.fixture(scope="session")
 def built_book():
-    """The quick book, built once per test session with the real runner (python -m mtrl_lib book)."""
+    """The quick book, built once per test session with the real runner (python -m mtrl_lib book).
+    ``MTRL_TEST_BUILT_BOOK=1`` uses the ``_build/html`` already there instead (to rerun the browser tests on a
+    book just built; the book's own tests still need a real build)."""
     from mtrl_lib.book.chapters import ROOT
 
+    if os.environ.get("MTRL_TEST_BUILT_BOOK") == "1" and (ROOT / "_build" / "html" / "intro.html").exists():
+        return None
+
     # --jobs 2: the suite's machine has 2 cores, and the bench's jobs_ratio (about 0.55) is the time this saves;
-    # test_rebuild_skips_unchanged_chapters checks that a parallel build leaves a valid cache
+    # the bench and test_rebuild_skips_unchanged_chapters check that a parallel build leaves a valid cache.
+    # GITHUB_REPOSITORY unset (GitHub Actions sets it): this is the book without repository links
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_REPOSITORY"}
     out = subprocess.run([sys.executable, "-m", "mtrl_lib", "book", "--jobs", "2"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=1800)
+                         text=True, timeout=1800, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     return out
 
@@ -211,6 +218,34 @@ def dask_cluster():
     cluster = executors.start_local_cluster(2)
     yield cluster
     cluster.close()
+
+
+@pytest.fixture(scope="session")
+def server(built_book):
+    """The built book (``_build/html``) over http://127.0.0.1 on a free port, for the session (the browser and
+    reader tests)."""
+    import functools
+    import http.server
+    import threading
+
+    from mtrl_lib.book.chapters import ROOT
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(ROOT / "_build" / "html"))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    """The session's Chromium, by the name the browser and reader tests use."""
+    return chromium
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,7 @@ Requests to anything but the local server are aborted, so the test also proves t
 The static explorers (mtrl_lib/book/widgets.py, book/_static/mtrl-explorer.js) are moved on every chapter page;
 a chapter page without one fails until its notebook's explorer takes ``one_of([...])`` controls (the lead's
 notebook change)."""
-import functools
-import http.server
 import re
-import threading
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
@@ -18,25 +15,8 @@ from mtrl_lib.book.chapters import CHAPTERS, ROOT
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 
-
-@pytest.fixture(scope="module")
-def server(built_book):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    """The session's Chromium (tests/conftest.py)."""
-    return chromium
+# The fixtures ``server`` (the built book over http://127.0.0.1) and ``browser`` (one Chromium for the session)
+# are in conftest.py, shared with tests/test_reader.py.
 
 
 def pages():

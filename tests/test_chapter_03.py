@@ -25,8 +25,8 @@ INTRO = ("c3_verdict", "c3_acc_pretrained_dmin", "c3_acc_pretrained_dmax", "c3_a
          "c3_d_max", "c4_verdict", "c4_acc_random_dmin", "c4_acc_random_dmax", "c3_n_seeds")
 NEEDED = ("c3_n3_needed_pretrained_dmin", "c3_n3_needed_pretrained_dmax", "c3_n3_needed_random_dmin",
           "c3_n3_needed_random_dmax")
-SMALL = dict(ds=(20, 160), r=3, m=50, T=20, rounds=50, n3=60, ms=(5, 10, 25, 50), n3s=(20, 60, 240), down_tasks=4,
-             n_test=400, target_acc=0.7, seeds=tuple(range(10)))
+SMALL = dict(ds=(20, 160), r=3, m=50, T=20, rounds=50, n3=60, ms=(2, 5, 10, 25, 50), n3s=(10, 20, 60, 240),
+             down_tasks=4, n_test=400, target_acc=0.87, seeds=tuple(range(10)))
 
 
 @pytest.fixture(scope="module")
@@ -50,21 +50,96 @@ def swapped(experiment):
 # --- the claims -------------------------------------------------------------------------------------------
 
 def test_claims_c3_c4_hold_at_a_small_size(small):
+    """At this size pretraining learns span(M) and C4 holds; the complexity rows of C3 need exponents whose
+    intervals are narrower than this size gives (the oracle's own exponent is about 0.03 +- 0.11 over an 8-fold
+    range of d with 10 seeds), so C3 may read "undecided" or "partly reproduced" here, never "not reproduced"."""
     p, res = small
-    assert res["verdict"] == {"C3": "reproduced", "C4": "reproduced"}, res["verdict"]
+    assert res["verdict"]["C4"] == "reproduced", res["verdict"]
+    assert res["verdict"]["C3"].startswith(("reproduced", "partly reproduced", "undecided")), res["verdict"]
     c = ch.criteria(res)
     # C3: pretrained features are far above random ones at the largest d (measured about 0.3 ± 0.02)
     assert c["pre_minus_random"].lo > 0.15
     # C3: the oracle is at least as good as pretrained features (it is the best first layer), and pretrained
     # features stay close to it: oracle - pretrained inside (-0.02, MATERIAL) (measured 0.04 ± 0.01)
     assert c["oracle_minus_pre"].lo > -0.02 and c["oracle_minus_pre"].hi < ch.MATERIAL
-    # C4: random features lose more than 0.1 from d = 20 to 160 (measured about 0.2 ± 0.02)
-    assert c["random_fall"].lo > ch.MATERIAL
+    # C4: random features lose more than 0.1 from d = 20 to 160 (measured about 0.2 ± 0.02), and they do learn
+    # at d = 20 (the positive control: about 0.3 above chance)
+    assert c["random_fall"].lo > ch.MATERIAL and c["random_above_chance"].lo > ch.MATERIAL
+    # the pretraining trajectory is recorded, from the random start (error about 1) to the final W
+    t = res["trajectory"]
+    assert t["error"].shape == (len(p.seeds), len(p.ds), len(t["round"])) and t["round"][-1] == p.rounds
+    assert np.allclose(t["error"][..., -1], res["quality"]["multi_err"], atol=1e-6)
+    assert t["error"][..., 0].min() > 0.9
+
+
+def _with_needs(res, pre_ratio=1.0, oracle_ratio=1.0, n3_ratio=1.0):
+    """``res`` with constructed needs: every seed's need at d_max is ``ratio`` times its need at d_min (times a
+    little seed noise), nothing censored; for the verdict's complexity rows."""
+    rng = np.random.default_rng(5)
+    S = res["n_seeds"]
+    out = {**res, "m_needed": {}, "m_capped": {}, "m_floored": {}, "n3_needed": dict(res["n3_needed"]),
+           "n3_capped": dict(res["n3_capped"]), "n3_floored": dict(res["n3_floored"])}
+    none = np.zeros(S, dtype=bool)
+    for which in ("small", "large"):
+        out["m_needed"][which], out["m_capped"][which], out["m_floored"][which] = {}, {}, {}
+    for k, ratio in (("multi", pre_ratio), ("oracle", oracle_ratio), ("single", 1.0), ("random", 1.0)):
+        base = 20 * np.exp(0.01 * rng.standard_normal(S))
+        out["m_needed"]["small"][k] = base
+        out["m_needed"]["large"][k] = base * ratio * np.exp(0.01 * rng.standard_normal(S))
+        for which in ("small", "large"):
+            out["m_capped"][which][k], out["m_floored"][which][k] = none, none
+        n = 30 * np.exp(0.01 * rng.standard_normal(S))
+        D = len(res["ds"])
+        need = np.repeat(n[:, None], D, axis=1)
+        need[:, -1] *= (n3_ratio if k == "multi" else 1.0) * np.exp(0.01 * rng.standard_normal(S))
+        out["n3_needed"][k] = need
+        out["n3_capped"][k], out["n3_floored"][k] = np.zeros((S, D), bool), np.zeros((S, D), bool)
+    return out
+
+
+def test_verdict_branches_on_constructed_needs(small):
+    """C3's complexity rows on constructed needs (the accuracy rows from the small run): needs level in d pass;
+    needs that double over the 8-fold range of d (exponent 1/3) make C3 "partly reproduced"; an oracle whose
+    need moves makes it "undecided"; a censored seed fails the row."""
+    p, res = small
+    if not ch.criteria(res)["pre_drift"].lo > -ch.TOL:
+        pytest.skip("the accuracy row fails at this size; the branches below need it to pass")
+    assert ch.verdict(_with_needs(res), p)["C3"] == "reproduced"
+    v = ch.verdict(_with_needs(res, pre_ratio=2.0), p)["C3"]
+    assert v.startswith("partly reproduced (the neurons of the pretrained network") and "exponent 0.3" in v
+    v = ch.verdict(_with_needs(res, n3_ratio=2.0), p)["C3"]
+    assert v.startswith("partly reproduced (the downstream samples needed")
+    assert ch.verdict(_with_needs(res, oracle_ratio=2.0), p)["C3"].startswith("undecided (the oracle's neurons")
+    cens = _with_needs(res)
+    cens["m_capped"]["large"]["multi"] = np.r_[True, np.zeros(res["n_seeds"] - 1, bool)]
+    assert "censored: 1 seeds" in ch.verdict(cens, p)["C3"]
+    # the exponent: need x 2 over d x 8 is 1/3
+    assert ch.exponent([10.0], [20.0], 20, 160) == pytest.approx([1 / 3])
+
+
+def test_censored_needs_are_bounds_not_intervals():
+    need = np.array([800.0, 800.0, 800.0])
+    assert ch.need_text(need, np.ones(3, bool), np.zeros(3, bool), 800, 10) == "≥ 800 (every seed at the cap)"
+    assert ch.need_text(np.array([500.0, 800.0, 600.0]), np.array([False, True, False]), np.zeros(3, bool), 800,
+                        10).startswith("≥ 633 (a lower bound: 1 of 3 seeds at the cap 800)")
+    assert ch.need_text(np.array([20.0, 24.0, 22.0]), np.zeros(3, bool), np.zeros(3, bool), 800, 10).startswith("22 ±")
+
+
+def test_summary_words_come_from_one_holm_family(small):
+    p, res = small
+    fam = ch.comparison_family(res, p)
+    s = ch.summary(res, p)
+    assert s["c3_n_comparisons"] == len(fam) >= 20
+    name = f"random features: accuracy from d = {p.ds[0]} to {p.ds[-1]}"
+    assert fam[name] and s["c3_change_random"].startswith("falls by")
+    assert s["c3_traj_falling_dmax"] in ("still falling", "rising", "no longer falling significantly")
+    assert s["c3_n3_needed_random_dmax_text"].startswith(("≥", str(round(s["c3_n3_needed_random_dmax"]))))
 
 
 def test_sample_complexity_grows_with_d_for_random_features_only(small):
     p, res = small
-    need = res["n3_needed"]
+    # at the chapter's target (0.87 here) random features are capped at both d; read the needs at 0.7 instead
+    need = {k: ch.n3_needed(res["acc_n3"][k], p.n3s, 0.7)[0] for k in ("random", "multi")}
     # random features need significantly more samples at the largest d (capping only shrinks this difference)
     assert stats.paired_ci(need["random"][:, -1], need["random"][:, 0]).lo > 0
     # at the largest d, random features need significantly more samples than pretrained ones
@@ -111,7 +186,7 @@ def test_sweeps_share_samples_and_shapes(small):
         for which in ("small", "large"):
             assert res["acc_m"][which][k].shape == (S, len(p.ms))
         # the headline probe is the n3 = 60 point of the nested sample sweep, and the full width of the m sweep
-        assert np.array_equal(res["acc_n3"][k][:, :, 1], res["acc_d"][k])
+        assert np.array_equal(res["acc_n3"][k][:, :, p.n3s.index(p.n3)], res["acc_d"][k])
         assert np.array_equal(res["acc_m"]["large"][k][:, -1], res["acc_d"][k][:, -1])
 
 
@@ -149,13 +224,27 @@ def test_paired_phrases_follow_the_data():
 
 def test_budget_rule_and_pretraining_configs():
     p = ch.Params()
-    assert ch.samples_per_task(p, 20) == 50 and ch.samples_per_task(p, 320) == 160
-    assert ch.samples_per_task(p, 101) == 51
+    assert ch.samples_per_task(p, 20) == 10 and ch.samples_per_task(p, 320) == 160
+    assert ch.samples_per_task(p, 101) == 51 and ch.samples_per_task(p, 8) == p.n_min
     multi, single = ch.pretrain_config(p, 320, 0), ch.pretrain_config(p, 320, 0, single=True)
     assert (multi.T, multi.n1, multi.n2) == (20, 160, 160)
     assert (single.T, single.n1) == (1, 20 * 160)        # same total sample budget
     assert (multi.eta_a, multi.eta_W, multi.rounds, multi.m) == (p.eta_a, p.eta_W, p.rounds, p.m)
+    assert multi.record_every == p.rounds // ch.TRAJECTORY_RECORDS
     assert ch.pretrain_config(p, 40, 0, control="shuffled_labels").control == "shuffled_labels"
+
+
+def test_budget_rule_holds_over_both_profiles_sweeps():
+    """sqrt(d / (T n)) is level over every d of both profiles: the rule is never at its floor there."""
+    from mtrl_lib.book.chapters import get_chapter
+    for profile in ("quick", "paper"):
+        p = ch.Params(**get_chapter("03_downstream").profile(profile))
+        assert all(math.ceil(p.n_per_d * d) >= p.n_min for d in p.ds), profile
+        s = ch.summary_setting(p)
+        assert s["c3_rule_phrase"].startswith("holds over the whole sweep")
+        assert s["c3_noise_dmax"] == pytest.approx(s["c3_noise_dmin"], rel=0.1)
+    old = ch.summary_setting(ch.Params(n_min=50))
+    assert old["c3_rule_phrase"].startswith("holds from d = 100 on")
 
 
 def test_default_step_sizes_are_the_grid_choice_at_the_round_budget():

@@ -45,3 +45,30 @@ def test_equivalence_needs_a_narrow_interval_not_just_one_that_contains_the_targ
     wide = rng.normal(1.0, 1.0, 10)                     # its interval contains 1, and says nothing
     assert not equivalent(wide, 1.0, 0.02)
     assert not equivalent(rng.normal(1.05, 0.01, 20), 1.0, 0.02)
+
+
+def test_signed_rank_is_not_decided_by_one_outlier():
+    """Nineteen small drops of one sign and one large failed run: the t test follows the outlier (p > 0.01), the
+    signed-rank test sees twenty drops of one sign (p = 2 / 2^20, exact); the pseudo-median ignores the outlier."""
+    from mtrl_lib.comparisons import RankFamily, pseudo_median, signed_rank_pvalue
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(0.003, 0.06, 19), [0.37]])
+    assert t_pvalue(x) > 0.01
+    assert signed_rank_pvalue(x) == pytest.approx(2 / 2 ** 20)
+    assert 0.003 < pseudo_median(x) < 0.04 < x.mean()
+    assert pseudo_median([1.0, 2.0, 9.0]) == pytest.approx(3.5)           # median of 1, 1.5, 2, 5, 5.5, 9
+    assert signed_rank_pvalue([0.0, 0.0, 1.0]) == 1.0 and signed_rank_pvalue(x, null=1.0) == pytest.approx(2 / 2 ** 20)
+    fam = RankFamily()
+    fam.test_signed_rank("drop", -x)
+    fam.test_signed_rank("drop_above", -x, side="above")
+    fam.test("t", x)
+    fam.decide()
+    assert (fam["drop"], fam["drop_above"], len(fam)) == (True, False, 3)
+    assert fam.pvalue("drop") == pytest.approx(2 / 2 ** 20)
+    fam2 = RankFamily()
+    fam2.test("a", x)
+    with pytest.raises(ValueError, match="already in the family"):
+        fam2.test_signed_rank("a", x)
+    with pytest.raises(RuntimeError, match="already decided"):
+        fam.test_signed_rank("late", x)

@@ -174,3 +174,25 @@ def test_publish_is_paper_only_and_writes_the_published_store(args, needle):
     out = subprocess.run([sys.executable, "-m", "mtrl_lib", *args], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and needle in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_publish_prunes_only_the_entries_no_chapter_reads(tmp_path):
+    """make publish keeps exactly the units the book reads: every chapter records its keys
+    (CHAPTER.keys.json); an entry in none of them is deleted, and nothing is pruned while a record is missing."""
+    from mtrl_lib.book.chapters import CHAPTERS
+    from mtrl_lib.book.cli import prune_unread
+
+    store, executed = tmp_path / "store", tmp_path / "executed"
+    executed.mkdir()
+    keys = [f"{i:02x}" + "0" * 62 for i in range(4)]
+    for k in keys:
+        (store / k[:2]).mkdir(parents=True, exist_ok=True)
+        (store / k[:2] / f"{k}.json").write_text("{}")
+    for c in CHAPTERS[:-1]:
+        (executed / f"{c.name}.keys.json").write_text(json.dumps(keys[:1]))
+    line = prune_unread(store, executed)
+    assert "not pruned" in line and CHAPTERS[-1].name in line and len(list(store.glob("??/*.json"))) == 4
+    (executed / f"{CHAPTERS[-1].name}.keys.json").write_text(json.dumps(keys[1:2]))
+    line = prune_unread(store, executed)
+    assert "2 that no chapter reads deleted" in line
+    assert sorted(p.stem for p in store.glob("??/*.json")) == keys[:2]

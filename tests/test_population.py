@@ -221,3 +221,59 @@ def test_frozen_heads_population_converges_to_its_fixed_point():
     G = p.A.T @ p.tasks.params.double() @ p.M.T                               # (m, d): row k is g_k
     assert torch.allclose(p.W(), G / G.norm(dim=1, keepdim=True), atol=1e-8)
     assert p.history["subspace_error"][-1] < 1e-8                             # rank(A^T V) = r: span(M) exactly
+
+
+# ------------------------------------------------------------------ a run beside its population (chapter 8)
+
+PAIRED = dict(d=12, r=3, m=16, T=6, family="linear", loss="correlation", rounds=12, eta_a=10.0, eta_W=0.05,
+              record_every=3, n1=40, n2=40)
+
+
+@pytest.mark.parametrize("mode", ["adapted", "frozen"])
+def test_paired_unit_is_the_run_and_its_population_to_the_bit(mode):
+    cfg = dict(PAIRED, head_mode=mode, head_norm=17.0 if mode == "frozen" else 1.0)
+    both = pop.paired_unit(2, **cfg)
+    run = train(TrainConfig(seed=2, **cfg)).history
+    alone = pop.population_unit(2, **{k: v for k, v in cfg.items() if k not in ("n1", "n2")})
+    for key in ("round", "subspace_error", "energy", "loss"):
+        assert np.array_equal(both[key], run[key], equal_nan=True), key
+    for key in ("subspace_error", "energy"):
+        assert np.array_equal(both[f"pop_{key}"], alone[key]), key
+    # same initial W (the run's in float32): distance 0 at round 0 up to rounding, then the sampling noise
+    assert both["distance"][0] < 1e-5 and both["distance"][-1] > 1e-3
+    assert np.all(both["distance"] >= np.abs(both["subspace_error"] - both["pop_subspace_error"]) - 1e-6)
+    assert both["stop_round"] == -1
+
+
+def test_subspace_distance_is_a_metric_and_the_error_is_the_distance_from_span_m():
+    g = torch.Generator().manual_seed(0)
+    W1, W2, W3 = (torch.randn(10, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    M = torch.linalg.qr(torch.randn(8, 3, generator=g, dtype=torch.float64))[0]
+    d = lambda a, b: pop.subspace_distance(a, b, 3)
+    assert d(W1, W1) < 1e-7 and d(W1, W2) == pytest.approx(d(W2, W1), abs=1e-12)
+    assert d(W1, W3) <= d(W1, W2) + d(W2, W3) + 1e-12
+    # a W whose rows span exactly span(M): the distance to it is the subspace error
+    WM = torch.randn(10, 3, generator=g, dtype=torch.float64) @ M.T
+    assert d(W1, WM) == pytest.approx(subspace_error(W1, M), abs=1e-10)
+
+
+def test_span_ratio_reads_the_in_span_conditioning():
+    U = torch.linalg.qr(torch.randn(7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1)))[0]
+    Z = U @ torch.diag(torch.tensor([2.0, 1.0, 0.02], dtype=torch.float64))
+    assert pop.span_ratio(Z) == pytest.approx(0.01)
+    assert pop.span_ratio(U) == pytest.approx(1.0)
+
+
+def test_heads_stopped_at_the_escape_stop_for_run_and_population():
+    cfg = dict(PAIRED, head_mode="adapted", rounds=30, record_every=1, d=20, T=12, n1=400, n2=400)
+    free = pop.paired_unit(0, **cfg)
+    stop = pop.paired_unit(0, head_stop=0.436, **cfg)
+    k = stop["stop_round"]
+    assert 0 < k < 30 and free["pop_subspace_error"][k] <= 0.436 < free["pop_subspace_error"][k - 1]
+    # identical up to the stop; then the heads of both stay as they are
+    assert np.array_equal(stop["subspace_error"][:k + 1], free["subspace_error"][:k + 1])
+    assert np.allclose(stop["head_rms"][k:], stop["head_rms"][k]) and np.allclose(stop["pop_head_rms"][k:],
+                                                                                  stop["pop_head_rms"][k])
+    assert free["head_rms"][-1] > free["head_rms"][k]
+    with pytest.raises(ValueError, match="head_stop must be a number >= 0"):
+        pop.paired_unit(0, head_stop=-1.0, **cfg)

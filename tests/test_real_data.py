@@ -26,10 +26,12 @@ def test_digits_load_from_the_package_without_network(monkeypatch):
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     rd.load_digits.cache_clear()
+    rd.raw_digits.cache_clear()            # the file is read again, under the refusing sockets
     try:
         d = rd.load_digits()
     finally:
         rd.load_digits.cache_clear()
+        rd.raw_digits.cache_clear()
     assert d.X_train.shape == (rd.N_TRAIN, rd.D) and d.X_test.shape == (1797 - rd.N_TRAIN, rd.D)
 
 

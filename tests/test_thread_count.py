@@ -38,6 +38,9 @@ UNITS = [
      dict(TRAIN, T=20, rounds=20, record_every=2, baselines=dict(down_tasks=2, eta_W_linrep=0.1,
                                                                 eta_a_linrep=50.0, n3=100, n_test=500))),
     ("mtrl_lib.experiments.real_data:seed_unit", 0,
+     dict(T_values=[1, 20], control="none", device="cpu", down_tasks=2, eta_W=0.3, eta_W_end2end=0.03, eta_a=10.0,
+          m=100, n=32, n3=20, n3s=[10, 20], pca_k=9, rounds=10)),
+    ("mtrl_lib.experiments.real_data:tune_unit", 100,
      dict(T_values=[1, 20], control="none", device="cpu", down_tasks=2, eta_W=0.3, eta_a=10.0, m=100, n=32,
           n3=20, n3s=[10, 20], pca_k=9, rounds=10)),
     ("mtrl_lib.experiments.head_tuning:tune_run", 0,
@@ -47,6 +50,8 @@ UNITS = [
     ("mtrl_lib.population:population_unit", 0,
      dict(d=100, r=5, m=200, T=20, family="linear", loss="correlation", rounds=20, eta_a=10.0, eta_W=0.05,
           head_mode="adapted", record_every=5, control="none", device="cpu")),
+    ("mtrl_lib.population:paired_unit", 0,
+     dict(TRAIN, T=20, rounds=20, record_every=5, loss="correlation", head_mode="adapted", head_stop=0.436)),
 ]
 
 _SCRIPT = """

@@ -105,42 +105,19 @@ def test_the_store_key_follows_the_science_source(tmp_path, monkeypatch):
     assert store.unit_key(u, "a") != store.unit_key(u, "b")
 
 
-def _rel(fn):
-    return {p.relative_to(store.ROOT / "mtrl_lib").as_posix() for p in store.unit_sources(fn)}
+def test_a_units_code_is_its_closure_not_its_modules():
+    # The training unit runs train.py's definitions and what they reach, not the chapters; a chapter's unit
+    # adds its own definitions but no other chapter's; nothing of the publishing side counts
+    # (tests/test_codekeys.py tests the closures themselves).
+    from mtrl_lib.book import codekeys
 
-
-def test_a_units_source_is_its_import_closure():
-    # The training unit runs train.py and what it imports, not the chapters; a chapter's unit adds its own
-    # module (and what that imports) but no other chapter's; nothing of the publishing side counts.
-    train = _rel("mtrl_lib.train:trajectory_unit")
-    assert {"train.py", "tasks.py", "losses.py", "metrics.py", "model.py", "threads.py", "__init__.py"} <= train
-    assert not any(p.startswith("experiments/") and p.endswith(".py") for p in train)
-    ch7 = _rel("mtrl_lib.experiments.real_data:seed_unit")
-    assert {"experiments/real_data.py", "real_data.py", "probe.py", "experiments/__init__.py"} <= ch7
-    assert train <= ch7 and "experiments/subspace_recovery.py" not in ch7
-    assert "experiments/step_size_grid.json" in ch7                       # data files always count
-    assert not any(p.startswith("book/") for p in ch7)
-
-
-def test_editing_one_chapter_keeps_the_others_keys(monkeypatch):
-    # An edit to chapter 7's module changes its units' digest only.
-    real_read = store.Path.read_bytes
-    target = store.ROOT / "mtrl_lib" / "experiments" / "real_data.py"
-
-    def edited(self):
-        data = real_read(self)
-        return data + b"\n# edited\n" if self == target else data
-
-    before = {fn: store.unit_digest(fn) for fn in ("mtrl_lib.train:trajectory_unit",
-                                                   "mtrl_lib.experiments.real_data:seed_unit")}
-    store.unit_digest.cache_clear()
-    monkeypatch.setattr(store.Path, "read_bytes", edited)
-    try:
-        assert store.unit_digest("mtrl_lib.train:trajectory_unit") == before["mtrl_lib.train:trajectory_unit"]
-        assert (store.unit_digest("mtrl_lib.experiments.real_data:seed_unit")
-                != before["mtrl_lib.experiments.real_data:seed_unit"])
-    finally:
-        store.unit_digest.cache_clear()
+    train = set(codekeys.closure("mtrl_lib.train:trajectory_unit", store.ROOT).items)
+    assert {"mtrl_lib.train:train", "mtrl_lib.tasks:draw_tasks", "mtrl_lib.units:call"} <= train
+    assert not any(k.startswith("mtrl_lib.experiments") for k in train)
+    ch7 = set(codekeys.closure("mtrl_lib.experiments.real_data:seed_unit", store.ROOT).items)
+    assert {"mtrl_lib.experiments.real_data:seed_unit", "mtrl_lib.experiments.digit_splits:digits"} <= ch7
+    assert not any(k.startswith("mtrl_lib.experiments.subspace_recovery") for k in ch7)
+    assert not any(k.startswith("mtrl_lib.book") for k in ch7)
 
 
 def test_unwritable_store_is_one_line(tmp_path):

@@ -61,6 +61,12 @@ def test_a_faithful_store_is_same_for_every_unit(small_store):
     assert lines[-1] == "verify: 3 same, 0 close, 0 differs"
 
 
+def test_chapter_samples_only_that_chapters_units(small_store):
+    root, _ = small_store
+    with pytest.raises(ValueError, match="holds no entry of 02_subspace_recovery"):
+        verify.run(root, chapters=["02_subspace_recovery"], out=io.StringIO())
+
+
 def test_one_changed_digit_differs_and_is_named(small_store):
     root, keys = small_store
     tamper(store.Store(root).path(keys[1]), digit_changed)
@@ -116,6 +122,7 @@ def test_the_budget_takes_the_cheapest_and_says_what_it_skipped(small_store):
     (["--store", "/nonexistent/store"], "--store must be a results store folder"),
     (["--only", "abc"], "--only must name entries of the store"),
     (["--seed", "x"], "invalid int value"),
+    (["--chapter", "nope"], "--chapter must be one of 01_pseudo_contrastive"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle):
     out = cli(*args)

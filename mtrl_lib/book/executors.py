@@ -35,11 +35,18 @@ from .store import Store, normalise, science_digest, unit_key
 ENV_SCHEDULER, ENV_STORE, ENV_LOG = "MTRL_SCHEDULER", "MTRL_STORE", "MTRL_UNITS_LOG"
 ENV_STORE_READ = "MTRL_STORE_READ"      # stores read after MTRL_STORE, never written (os.pathsep-separated)
 ENV_DIGEST = "MTRL_SCIENCE_DIGEST"
+# "1": every unit must come from the store, and a chapter that needs one the store lacks stops before computing
+# anything (MissingUnits, counting them); make site builds the paper book so (mtrl_lib/book/site.py)
+ENV_STORE_ONLY = "MTRL_STORE_ONLY"
 CONNECT_TIMEOUT_S = 5
 
 
-__all__ = ["SchedulerError", "SchedulerLost", "Dask", "Stored", "check_scheduler", "from_environment",
+__all__ = ["SchedulerError", "SchedulerLost", "MissingUnits", "Dask", "Stored", "check_scheduler", "from_environment",
            "parse_scheduler", "start_local_cluster"]
+
+
+class MissingUnits(RuntimeError):
+    """The store lacks units that this run may not compute (``MTRL_STORE_ONLY``); the message counts them."""
 
 
 def _identity() -> tuple[str, str]:
@@ -48,6 +55,13 @@ def _identity() -> tuple[str, str]:
     from .store import science_digest as digest
 
     return __version__, digest()
+
+
+def _toolchain() -> dict:
+    """Run on each worker: the toolchain it computes with (:func:`mtrl_lib.book.store.toolchain`)."""
+    from .store import toolchain
+
+    return toolchain()
 
 
 def _import_science() -> bool:
@@ -153,6 +167,17 @@ class Dask:
     def _running(self) -> bool:
         return self.client.status == "running"
 
+    def toolchain(self) -> dict:
+        """The workers' toolchain (recorded with every entry they compute); where workers differ, each
+        field that differs lists the values seen."""
+        seen = list(self.client.run(_toolchain).values())
+        out = dict(seen[0]) if seen else {}
+        for k in out:
+            values = sorted({str(t.get(k)) for t in seen})
+            if len(values) > 1:
+                out[k] = "mixed: " + ", ".join(values)
+        return out
+
     def iter_results(self, units: list[Unit]):
         """Yield ``(index, result)`` as units finish (in any order).
 
@@ -217,10 +242,20 @@ class Stored:
     with a warning line for each damaged entry it found and recomputed (the command line prints them; with no
     log they go to stderr)."""
 
-    def __init__(self, inner, store: Store | None, log: Path | None = None):
-        self.inner, self.store, self.log = inner, store, log
+    def __init__(self, inner, store: Store | None, log: Path | None = None, compute: bool = True):
+        self.inner, self.store, self.log, self.compute = inner, store, log, compute
         self.units_total = self.units_from_store = 0
         self.warnings: list[str] = []
+        self.keys: set[str] = set()      # every key this run asked for, loaded or computed (for make publish)
+        self._tools = None
+
+    def _toolchain(self) -> dict:
+        """What computes the units (recorded in each entry): the Dask workers', or this process's."""
+        if self._tools is None:
+            from .store import toolchain
+
+            self._tools = self.inner.toolchain() if isinstance(self.inner, Dask) else toolchain()
+        return self._tools
 
     @property
     def name(self) -> str:
@@ -229,6 +264,7 @@ class Stored:
     def map(self, units, desc=None) -> list[dict]:
         units = list(units)
         keys = [unit_key(u) for u in units]
+        self.keys.update(keys)
         out = [None] * len(units)
         if self.store is not None:
             for i, (k, u) in enumerate(zip(keys, units)):
@@ -237,6 +273,9 @@ class Stored:
                     self._warn(f"warning: store entry {self.store.path(k)} {problem}; recomputing it "
                                f"({u.fn.rpartition(':')[2]} seed={u.seed})")
         todo = [i for i, r in enumerate(out) if r is None]
+        if todo and not self.compute:
+            raise MissingUnits(f"{len(todo)} of the {len(units)} units of this step are not in the store "
+                               f"{self.store.root if self.store is not None else '(none)'}, and this run computes none")
         self.units_total += len(units)
         self.units_from_store += len(units) - len(todo)
         sub = [units[i] for i in todo]
@@ -244,7 +283,7 @@ class Stored:
         for j, res in bar:
             i = todo[j]
             if self.store is not None:
-                self.store.put(keys[i], units[i], res)
+                self.store.put(keys[i], units[i], res, self._toolchain())
             out[i] = normalise(res)
         self._write_log()
         return out
@@ -259,7 +298,7 @@ class Stored:
     def _write_log(self):
         if self.log is None:
             return
-        rec = {"units_total": self.units_total, "units_from_store": self.units_from_store,
+        rec = {"units_total": self.units_total, "units_from_store": self.units_from_store, "keys": sorted(self.keys),
                "executor": self.name, "warnings": self.warnings}
         if isinstance(self.inner, Dask):
             rec["workers"] = self.inner.workers()
@@ -283,4 +322,5 @@ def from_environment():
         return InProcess()
     inner = Dask(address) if address else _Local()
     read_also = [r for r in os.environ.get(ENV_STORE_READ, "").split(os.pathsep) if r]
-    return Stored(inner, Store(store, read_also) if store else None, Path(log) if log else None)
+    return Stored(inner, Store(store, read_also) if store else None, Path(log) if log else None,
+                  compute=os.environ.get(ENV_STORE_ONLY) != "1")

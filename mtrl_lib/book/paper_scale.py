@@ -91,11 +91,30 @@ def _computed(rec: dict, earlier: dict | None) -> dict | None:
 
 
 def _value(data: dict, chapter: str, name: str, fmt: str) -> str:
+    from .glued_notes import reader_words
+
     glued = data["chapters"].get(chapter, {}).get("glued", {})
     if name not in glued:
         return "(not computed)"
     v = glued[name]
-    return format(v, fmt) if fmt and not isinstance(v, str) else str(v)
+    return format(v, fmt) if fmt and not isinstance(v, str) else reader_words(str(v))
+
+
+MEAN_CI = re.compile(GLUE_REF.pattern + r" ± " + GLUE_REF.pattern)
+
+
+def _mean_ci(data: dict, m: re.Match) -> str:
+    """``X ± Y`` for a mean and its ``_ci``; a capped mean as its bound (glued_notes.capped_text)."""
+    from .glued_notes import capped_text
+
+    chapter, name, fmt, chapter2, name2, fmt2 = m.groups()
+    x, y = _value(data, chapter, name, fmt), _value(data, chapter2, name2, fmt2)
+    if chapter2 == chapter and name2 == name + "_ci":
+        glued = data["chapters"].get(chapter, {}).get("glued", {})
+        capped = capped_text(name, x, y, glued)
+        if capped:
+            return capped
+    return f"{x} ± {y}"
 
 
 def claims_rows(data: dict, intro: str) -> list[str]:
@@ -121,6 +140,7 @@ def _row(data: dict, line: str) -> str:
         doc = re.search(r"\{doc\}`[^`]+`", cells[-2])
         cells[-2] = f" {doc.group(0) + ': ' if doc else ''}not computed at paper scale yet "
         return "|".join(cells)
+    line = MEAN_CI.sub(lambda m: _mean_ci(data, m), line)
     return GLUE_REF.sub(lambda m: _value(data, m.group(1), m.group(2), m.group(3)), line)
 
 
@@ -163,7 +183,8 @@ def render(data: dict | None, intro: str) -> str:
                  "only while the source it ran is unchanged" if computed else "")
               + f" (regenerate: `{data['regenerate']}`).", ""]
     if missing:
-        lines += [f"Not computed at paper scale yet: {', '.join(missing)}. Their rows below say so; "
+        lines += [f"Not computed at paper scale yet: {', '.join(_link(get_chapter(n)) for n in missing)}. "
+                  f"Their rows below say so; "
                   f"`{data['regenerate']}` computes them.", ""]
     lines += ["## The claims at paper scale", ""] + claims_rows(data, intro) + [""]
     tab = tasks_table(data)
@@ -180,15 +201,20 @@ def render(data: dict | None, intro: str) -> str:
     for c in CHAPTERS:
         rec = chs.get(c.name)
         if rec is None:
-            lines.append(f"| {c.name} | | not computed | | |")
+            lines.append(f"| {_link(c)} | | not computed | | |")
             continue
         changed = ", ".join(f"`{k}={list(v) if isinstance(v, tuple) else v}`" for k, v in c.paper.items()
                             if k != "seeds")
         n_seeds = len(c.paper.get("seeds", ()))
         units = f"{rec['units_total']} ({rec['units_from_store']})" if rec.get("units_total") is not None else ""
-        lines.append(f"| {c.name} | {changed}; {n_seeds} seeds | {units} | {rec['wall_time_s']:.0f} s | "
+        lines.append(f"| {_link(c)} | {changed}; {n_seeds} seeds | {units} | {rec['wall_time_s']:.0f} s | "
                      f"{_computed_cell(rec.get('computed'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _link(c) -> str:
+    """``chapter N``, linked to the chapter (the page sits beside the chapters)."""
+    return f"{{doc}}`chapter {CHAPTERS.index(c) + 1} <chapters/{c.name}>`"
 
 
 def _computed_cell(computed: dict | None) -> str:

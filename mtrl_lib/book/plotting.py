@@ -15,10 +15,18 @@ from ..stats import mean_ci
 
 #: dots per inch of every figure, on screen and saved
 DPI = 110
-#: the text column of the built book at a 1366 px wide window, in CSS pixels (tests/test_browser.py measures it)
-COLUMN_PX = 720
-#: the width every chapter figure is drawn at, in inches: the column at :data:`DPI`
-COLUMN_IN = COLUMN_PX / DPI
+#: the widest a figure is shown in the built book's text column at a 1366 px wide window, in CSS pixels:
+#: measured in Chromium (a chapter page's figure images stop growing at 741 px; the column's paragraphs are 757
+#: px, the figure's margins take the rest). ``tests/test_reader.py`` fails on any figure shown below 85% of
+#: the size it was drawn at, so a change of the theme's column shows there.
+COLUMN_PX = 741
+#: the padding ``bbox_inches="tight"`` adds on each side when Jupyter saves an inline figure (matplotlib's
+#: ``savefig.pad_inches``); a constrained-layout figure's own margin is smaller, so the saved image is a few
+#: pixels wider than the figure
+TIGHT_PAD_IN = 0.1
+#: the width every chapter figure is drawn at, in inches: the column less the tight-bbox padding, so that the
+#: saved image (about 731 px at :data:`DPI`) is shown at its drawn size (100%) in the column
+COLUMN_IN = (COLUMN_PX - 2 * TIGHT_PAD_IN * DPI) / DPI
 #: the smallest font size any figure uses, in points as drawn
 MIN_FONT_PT = 8
 
@@ -72,11 +80,38 @@ def binned(ax, x, y, bins=12, label=None, color="k"):
 
 
 def params_table(params) -> "IPython.display.Markdown":
-    """A compact Markdown table of the parameters a chapter ran with."""
+    """One line that lists the parameters a chapter ran with, each as ``name = value`` in code (no pipes, which
+    a reader would take for a broken table); ``python -m mtrl_lib list`` says what each one means."""
     import dataclasses
 
     from IPython.display import Markdown
 
     items = dataclasses.asdict(params) if dataclasses.is_dataclass(params) else dict(params)
-    cells = " | ".join(f"`{k}` = {v}" for k, v in items.items())
-    return Markdown(f"**Parameters of this run:** {cells}")
+    cells = "; ".join(f"`{k} = {list(v) if isinstance(v, tuple) else v!r}`" for k, v in items.items())
+    return Markdown(f"**Parameters of this run** (what each means: `python -m mtrl_lib list`): {cells}.")
+
+
+def band_within(ax, x, runs, label, color=None, lo: float = 0.0, hi: float = 1.0, **kw):
+    """As :func:`band`, for a quantity that lives in ``[lo, hi]`` (an error or an accuracy): the shaded 95%
+    interval is cut to that range (the mean lies in it, so the cut interval keeps its coverage)."""
+    runs = np.atleast_2d(np.asarray(runs, dtype=float))
+    iv = mean_ci(runs, axis=0)
+    (line,) = ax.plot(x, iv.mean, label=label, color=color, **kw)
+    if runs.shape[0] > 1:
+        ax.fill_between(x, np.clip(iv.lo, lo, hi), np.clip(iv.hi, lo, hi), color=line.get_color(), alpha=0.2,
+                        linewidth=0)
+    return line
+
+
+def html_table(header, rows, caption: str | None = None) -> "IPython.display.HTML":
+    """A real table for a code cell's output (rendered as a table by the book and by Jupyter, unlike Markdown
+    text in an output): ``header`` a list of column titles, ``rows`` lists of cells (plain text, escaped)."""
+    import html
+
+    from IPython.display import HTML
+
+    esc = lambda v: html.escape(str(v))
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return HTML(f'<table class="mtrl-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')

@@ -57,13 +57,13 @@ class Outcome:
 
 
 def _source_digest() -> str:
-    """sha256 over the library's source: Python, the compiled draw's C and the data files."""
-    h = hashlib.sha256()
-    lib = ROOT / "mtrl_lib"
-    for p in sorted(p for p in lib.rglob("*") if p.suffix in (".py", ".c", ".json") and "__pycache__" not in p.parts):
-        h.update(p.relative_to(ROOT).as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
+    """sha256 over the library's code, as the store keys see code: every module of ``mtrl_lib`` (publishing
+    included: a chapter's glue and figures run there) as a canonical syntax tree, so comments, docstrings and
+    layout do not count, and the bytes of the compiled draw's C source and the data files
+    (:func:`mtrl_lib.book.codekeys.package_digest`)."""
+    from .codekeys import package_digest
+
+    return package_digest(ROOT)
 
 
 def cache_key(chapter: Chapter, params: dict, profile: str) -> str:
@@ -182,7 +182,9 @@ def execute(chapter: Chapter, params, out_dir: Path, profile: str = "quick", pro
     rec["store_read_also"] = [str(r) for r in read_also]
     units_log.unlink(missing_ok=True)
     (staging / f"{chapter.name}.provenance.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
-    for suffix in (".ipynb", ".json", ".provenance.json"):
+    # the store keys the chapter read or computed: make publish keeps exactly these in the published store
+    (staging / f"{chapter.name}.keys.json").write_text(json.dumps(units.get("keys", [])) + "\n")
+    for suffix in (".ipynb", ".json", ".provenance.json", ".keys.json"):
         os.replace(staging / f"{chapter.name}{suffix}", out_dir / f"{chapter.name}{suffix}")
     return glued
 
@@ -327,34 +329,72 @@ def install_mathjax() -> Path:
     return dest
 
 
+def chapter_link(c: Chapter) -> str:
+    """``chapter N`` linked to the chapter's page (for the generated pages, which sit beside the chapters)."""
+    number = CHAPTERS.index(c) + 1
+    return f"{{doc}}`chapter {number} <chapters/{c.name}>`"
+
+
 def write_provenance_page() -> Path:
     """``book/_generated/provenance.md``: per chapter, what produced its numbers (from the provenance records
     the runner wrote beside each executed chapter). Included by ``book/provenance.md``."""
     out = BOOK / "_generated" / "provenance.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = []
-    for c in CHAPTERS:
+    for i, c in enumerate(CHAPTERS, start=1):
+        lines += [f"## {i}. {c.title} ({c.claim})", ""]
         f = EXECUTED / f"{c.name}.provenance.json"
         if not f.exists():
-            lines += [f"## {c.name}", "", "Not executed yet.", ""]
+            lines += ["Not executed yet.", ""]
             continue
         rec = json.loads(f.read_text())
         sw = rec["software"]
         params = ", ".join(f"`{k}={v}`" for k, v in rec["parameters"].items())
+        seeds = ", ".join(f"`{k}={v}`" for k, v in rec["seeds"].items()) or "none"
         lines += [
-            f"## {c.name} ({c.claim})", "",
-            "| | |", "|---|---|",
+            f"{chapter_link(c)}, executed from `notebooks/{c.name}.ipynb`:", "",
+            "| record | value |", "|---|---|",
             f"| profile | `{rec['profile']}` |",
-            f"| seeds | {', '.join(f'`{k}={v}`' for k, v in rec['seeds'].items()) or 'none'} |",
+            f"| seeds | {seeds} |",
             f"| wall time | {rec['wall_time_s']:.1f} s |",
-            f"| mtrl_lib | {sw['mtrl_lib']} at commit `{rec['git_commit']}` |",
+            f"| library | `mtrl_lib` {sw['mtrl_lib']} at commit `{rec['git_commit']}` |",
             f"| Python / torch / numpy | {sw['python']} / {sw['torch']} / {sw['numpy']} |",
-            f"| device | {rec['device']} |",
-            f"| platform | {sw['platform']} |", "",
+            f"| device | `{rec['device']}` |",
+            f"| platform | `{sw['platform']}` |", "",
             f"Parameters: {params}", "",
         ]
     out.write_text("\n".join(lines) + "\n")
     write_timings_table()
+    return out
+
+
+PROFILE_NOTE = {
+    "quick": ("These are the `quick` profile's numbers (small sizes and seed counts, the whole book in minutes); "
+              "{doc}`paper_scale` gives the same tables at the `paper` profile's larger scale and seed count, from "
+              "results published with the project."),
+    "paper": ("These are the `paper` profile's numbers (the full scale and seed count), computed from the results "
+              "published with the project; {doc}`paper_scale` gives the same tables with when and how each "
+              "chapter's results were computed."),
+}
+
+
+def write_profile_note() -> Path:
+    """``book/_generated/profile_note.md``, included by the intro: which profile the book's numbers come from
+    (read from the executed chapters' provenance records, so that the quick book and the paper book each say
+    their own)."""
+    out = BOOK / "_generated" / "profile_note.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    profiles = set()
+    for c in CHAPTERS:
+        f = EXECUTED / f"{c.name}.provenance.json"
+        if f.exists():
+            profiles.add(json.loads(f.read_text())["profile"])
+    if len(profiles) == 1 and next(iter(profiles)) in PROFILE_NOTE:
+        text = PROFILE_NOTE[next(iter(profiles))]
+    else:
+        text = ("The chapters of this build were executed with different profiles (" + ", ".join(sorted(profiles))
+                + "); each chapter's Provenance record says which.")
+    out.write_text(text + "\n")
     return out
 
 
@@ -367,9 +407,10 @@ def write_timings_table() -> Path:
         if f.exists():
             rec = json.loads(f.read_text())
             total += rec["wall_time_s"]
-            rows.append(f"| {c.name} | {c.claim} | `{rec['profile']}` | {rec['wall_time_s']:.0f} s | {rec['device']} |")
+            rows.append(f"| {chapter_link(c)} | {c.claim} | `{rec['profile']}` | {rec['wall_time_s']:.0f} s | "
+                        f"`{rec['device']}` |")
         else:
-            rows.append(f"| {c.name} | {c.claim} | | not executed yet | |")
+            rows.append(f"| {chapter_link(c)} | {c.claim} | | not executed yet | |")
     rows.append(f"| **all chapters** | | | **{total:.0f} s** | |")
     out.write_text("\n".join(rows) + "\n")
     return out
@@ -383,20 +424,28 @@ def write_performance_placeholder() -> Path:
     return ensure_page(BOOK / "_generated" / "performance.md")
 
 
-def build_html(log=print) -> Path:
-    """Build the HTML with Jupyter Book beside the current ``_build/html``; swap it in only on success."""
+def build_html(log=print, final: Path | None = None, env: dict | None = None) -> Path:
+    """Build the HTML with Jupyter Book beside the current ``_build/html`` (or ``final``); swap it in only on
+    success. ``env``: extra environment for the build (``make site`` passes the other book's and the PDF's paths
+    to ``book/_ext/mtrl_links.py``). Logs one line about the repository links (``GITHUB_REPOSITORY``)."""
+    from . import citation, repository
     from .paper_scale import write_page
 
+    repo = repository.repository()
+    log(repository.status_line(repo))
     install_mathjax()
     write_provenance_page()
+    write_profile_note()
     write_performance_placeholder()
     write_page()
+    citation.write_page(repo=repo)
+    repository.write_get_the_code(BOOK / "_generated" / "get_the_code.md", repo)
     staging = BUILD / ".staging"
     if staging.exists():
         shutil.rmtree(staging)
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(BOOK), "--config", str(ROOT / "_config.yml"),
            "--toc", str(BOOK / "_toc.yml"), "--path-output", str(staging), "-W", "--keep-going", "-q"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
     new = staging / "_build" / "html"
     if proc.returncode != 0 or not (new / "index.html").exists():
         lines = (proc.stdout + proc.stderr).strip().splitlines()
@@ -404,7 +453,9 @@ def build_html(log=print) -> Path:
         tail = "\n".join([ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln][:30]
                          or lines[-30:])
         raise ChapterFailed(f"the Jupyter Book build failed (previous _build/html left in place):\n{tail}")
-    final, old = BUILD / "html", BUILD / ".html-old"
+    final = Path(final) if final is not None else BUILD / "html"
+    old = final.with_name(f".{final.name}-old")
+    final.parent.mkdir(parents=True, exist_ok=True)
     if old.exists():
         shutil.rmtree(old)
     if final.exists():

@@ -1,34 +1,44 @@
 """The results store: one small JSON file per unit, content-addressed, written atomically.
 
-A unit's key is ``sha256(function, configuration, seed, source digest)``. The source digest covers the
-science modules the unit's function can run: its module and every ``mtrl_lib`` module it imports, directly
-or through others (read from the ``import`` statements, :func:`unit_sources`), with the packages' ``__init__``
-files and the science data files (``*.json``). Change the configuration, the seed or any of that source and
-the key changes, so a stale result is never reused; an edit to one chapter's experiment module leaves the
-other chapters' published units valid. An entry holds the unit, its result and the sha256 of the result's text;
-an entry whose text does not parse or whose hash does not match (a partial or corrupted write) is treated as
-missing and recomputed. Entries are written to a temporary file in the same folder and renamed into place,
-so a killed run leaves either a whole entry or none.
+A unit's key is ``sha256(function, configuration, seed, code digest)``. The code digest
+(:mod:`mtrl_lib.book.codekeys`) covers exactly the code the unit's function can run: the definitions it
+reaches through names and module attributes (with whole-module fall-backs where a name cannot be resolved
+statically), the harness that runs every unit (``mtrl_lib.units.call``), the C source of a reached compiled
+module and the data files that reached code names, each as a canonical syntax tree without comments,
+docstrings or layout (:mod:`mtrl_lib.book.canonical_ast`). Change the configuration, the seed or any code the
+unit can run and the key changes, so a stale result is never reused; a docstring, a comment, or code that no
+unit runs (a chapter's analysis, its prose numbers, its plots) leaves every key as it is.
+
+An entry holds the unit, its result, the sha256 of the result's text, and the toolchain that computed it
+(:func:`toolchain`: Python, torch, numpy, scipy, scikit-learn and the compiled draw's build), which the keys do
+not cover: :func:`toolchain_note` says in one line when the running toolchain differs from a store's. An entry
+whose text does not parse or whose hash does not match (a partial or corrupted write) is treated as missing and
+recomputed. Entries are written to a temporary file in the same folder and renamed into place, so a killed run
+leaves either a whole entry or none.
 
 Results are JSON: numbers, strings, lists, dicts, and numpy arrays (dtype, shape and the values, exact:
 floats are written with ``repr``, which round-trips). Every result an executor returns goes through
 :func:`encode` and :func:`decode`, computed or loaded alike, so a chapter sees the same objects either way
 and writes the same bytes.
+
+``python -m mtrl_lib.book.store FOLDER`` counts current and stale entries; ``migrate`` and ``rekey`` move
+entries to new keys (:mod:`mtrl_lib.book.rekey`).
 """
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
 import sys
 import tempfile
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..units import Unit
+from . import codekeys
 from .chapters import ROOT
 
 FORMAT = 1
@@ -36,93 +46,79 @@ FORMAT = 1
 
 @lru_cache(maxsize=1)
 def science_digest() -> str:
-    """sha256 over the whole science source: every ``mtrl_lib/**/*.py`` and data file outside ``mtrl_lib/book``
-    (what a Dask worker must share with this checkout; a unit's key uses the finer :func:`unit_digest`)."""
-    return _digest(_science_files())
+    """sha256 over the whole science code (every module of ``mtrl_lib`` outside ``mtrl_lib/book`` as a
+    canonical syntax tree, and its data and C files): what a Dask worker and a notebook kernel must share with
+    the checkout that runs a chapter, and what published figures name as the code they were computed with.
+    A unit's key uses the finer :func:`unit_digest`."""
+    return codekeys.package_digest(ROOT, include_publishing=False)
 
 
-def _digest(paths) -> str:
-    """sha256 over ``paths`` in order: each one's path relative to ``mtrl_lib``, then its bytes."""
-    h = hashlib.sha256()
-    lib = ROOT / "mtrl_lib"
-    for p in paths:
-        h.update(p.relative_to(lib).as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def _science_files() -> list[Path]:
-    lib = ROOT / "mtrl_lib"
-    return [p for p in sorted(lib.rglob("*"))
-            if p.is_file() and p.suffix in (".py", ".c", ".json") and "__pycache__" not in p.parts
-            and not p.relative_to(lib).as_posix().startswith("book/")]
-
-
-def _module_file(name: str) -> Path | None:
-    """The source file of science module ``name`` (``mtrl_lib.x.y``), or None outside the science code; for a
-    compiled module, its C source (``mtrl_lib/_normal.c`` for ``mtrl_lib._normal``)."""
-    parts = name.split(".")
-    if parts[0] != "mtrl_lib" or (len(parts) > 1 and parts[1] == "book"):
-        return None
-    base = ROOT.joinpath(*parts)
-    for p in (base.with_suffix(".py"), base / "__init__.py", base.with_suffix(".c")):
-        if p.is_file():
-            return p
-    return None
-
-
-def _imports(path: Path, name: str) -> set[str]:
-    """Absolute names of the modules ``path`` (module ``name``) imports, anywhere in its body."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
-            found.add(base)
-            found.update(f"{base}.{a.name}" for a in node.names)     # "from . import x" imports module x
-    return found
-
-
-@lru_cache(maxsize=None)
-def unit_sources(fn: str) -> tuple[Path, ...]:
-    """The science source a unit function ``"module:name"`` depends on: its module, the closure of the science
-    modules it imports, every package ``__init__`` on their paths, and the science data files (``*.json``)."""
-    module = fn.partition(":")[0]
-    seen: dict[str, Path] = {}
-    todo = [module]
-    while todo:
-        name = todo.pop()
-        parts = name.split(".")
-        for k in range(1, len(parts) + 1):               # a module's parent packages run on import
-            pkg = ".".join(parts[:k])
-            path = _module_file(pkg)
-            if path is not None and pkg not in seen:
-                seen[pkg] = path
-                if path.suffix == ".py":                 # a compiled module's C source imports nothing
-                    todo.extend(_imports(path, pkg))
-    files = set(seen.values()) | {p for p in _science_files() if p.suffix == ".json"}
-    return tuple(sorted(files))
-
-
-@lru_cache(maxsize=None)
 def unit_digest(fn: str) -> str:
-    """sha256 over :func:`unit_sources` of ``fn`` (paths relative to ``mtrl_lib`` and contents)."""
-    return _digest(unit_sources(fn))
+    """The code digest of unit function ``fn`` (``"module:name"``) in this checkout:
+    :func:`mtrl_lib.book.codekeys.code_digest`."""
+    return codekeys.code_digest(fn, ROOT)
 
 
 def unit_key(u: Unit, digest: str | None = None) -> str:
-    """The store key of ``u``: sha256 of its function, configuration, seed and source digest (default
+    """The store key of ``u``: sha256 of its function, configuration, seed and code digest (default
     :func:`unit_digest` of its function)."""
     h = hashlib.sha256()
     for part in (u.fn, u.config, str(u.seed), digest or unit_digest(u.fn)):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def toolchain() -> dict:
+    """What computed a unit here, beyond the code its key covers: the Python, torch, numpy, scipy and
+    scikit-learn versions, and the build of the compiled Gaussian draw (sha256 of the extension's file: the
+    compiler and its flags decide its bytes)."""
+    import platform
+
+    import scipy
+    import sklearn
+    import torch
+
+    from .. import _normal
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+            "normal_build": hashlib.sha256(Path(_normal.__file__).read_bytes()).hexdigest()[:16]}
+
+
+def toolchain_note(root: Path | str, here: dict | None = None) -> str | None:
+    """One line when the toolchain of the entries in store ``root`` is not the running one (or is not
+    recorded), else None."""
+    here = here or toolchain()
+    seen: Counter = Counter()
+    n = 0
+    for p in Path(root).glob("??/*.json"):
+        try:
+            tc = json.loads(p.read_text()).get("toolchain")
+        except (OSError, ValueError):
+            continue
+        n += 1
+        seen[json.dumps(tc, sort_keys=True) if tc else ""] += 1
+    if not n:
+        return None
+    unrecorded = seen.pop("", 0)
+    differ: Counter = Counter()
+    for text, count in seen.items():
+        for k, v in json.loads(text).items():
+            if here.get(k) != v:
+                differ[f"{k} {v}"] += count
+    if not differ and not unrecorded:
+        return None
+    mine = ", ".join(f"{k} {v}" for k, v in here.items())
+    parts = []
+    if differ:
+        parts.append("entries computed with another toolchain: " + ", ".join(
+            f"{name} ({count})" for name, count in sorted(differ.items()))
+            + " (results may differ in the last bits; verify then reports 'close')")
+    if unrecorded:
+        parts.append(f"{unrecorded} of {n} entries record no toolchain (computed before toolchains were recorded)")
+    return f"toolchain of {root}: " + "; ".join(parts) + f"; this machine runs {mine}"
 
 
 def _enc(value):
@@ -224,10 +220,13 @@ class Store:
         except (ValueError, KeyError, TypeError, AttributeError):
             return None, "is not a whole store entry (truncated or corrupted)"
 
-    def put(self, key: str, u: Unit, result: dict) -> None:
+    def put(self, key: str, u: Unit, result: dict, tools: dict | None = None) -> None:
+        """Write the entry of ``u`` at ``key``, with the toolchain that computed it (``tools``; default this
+        process's, :func:`toolchain`)."""
         text = encode(result)
         entry = {"format": FORMAT, "fn": u.fn, "config": u.config, "seed": u.seed,
-                 "result": text, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+                 "result": text, "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                 "toolchain": tools if tools is not None else toolchain()}
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".json")
@@ -264,9 +263,33 @@ class Store:
 
 def main(argv=None) -> int:
     """``python -m mtrl_lib.book.store FOLDER [--prune]``: how many of a results store's entries are current
-    under today's source, and (with ``--prune``) delete the stale ones."""
+    under today's code, and (with ``--prune``) delete the stale ones. ``... store migrate FOLDER --from REV``
+    and ``... store rekey FOLDER --from REV [--dry-run]`` move entries to new keys (:mod:`.rekey`)."""
     import argparse
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("migrate", "rekey"):
+        from . import rekey
+
+        ap = argparse.ArgumentParser(prog=f"python -m mtrl_lib.book.store {argv[0]}",
+                                     description=(rekey.migrate if argv[0] == "migrate" else rekey.rekey).__doc__)
+        ap.add_argument("folder", type=Path)
+        ap.add_argument("--from", dest="rev", required=True, help="the commit at which the entries are current")
+        if argv[0] == "rekey":
+            ap.add_argument("--dry-run", action="store_true", help="list the changes and the sample; move nothing")
+        args = ap.parse_args(argv[1:])
+        if not args.folder.is_dir():
+            print(f"error: FOLDER must be a results store folder, got {str(args.folder)!r}", file=sys.stderr)
+            return 2
+        try:
+            if argv[0] == "migrate":
+                rekey.migrate(args.folder, args.rev)
+            else:
+                rekey.rekey(args.folder, args.rev, dry_run=args.dry_run)
+        except rekey.RefuseError as e:
+            print(f"refused, nothing moved: {e}", file=sys.stderr)
+            return 1
+        return 0
     ap = argparse.ArgumentParser(prog="python -m mtrl_lib.book.store", description=main.__doc__)
     ap.add_argument("folder", type=Path)
     ap.add_argument("--prune", action="store_true", help="delete the entries that are not current")
@@ -277,6 +300,15 @@ def main(argv=None) -> int:
     current, stale = Store(args.folder).audit(prune=args.prune)
     print(f"{args.folder}: {current} current, {len(stale)} stale"
           + (" (deleted)" if args.prune and stale else ""))
+    if stale and not args.prune:
+        per_fn = Counter()
+        for p in stale:
+            try:
+                per_fn[json.loads(p.read_text())["fn"]] += 1
+            except (OSError, ValueError, KeyError):
+                per_fn["(unreadable)"] += 1
+        for fn, n in sorted(per_fn.items()):
+            print(f"  stale: {n:5d}  {fn}")
     return 0
 
 

@@ -89,13 +89,13 @@ def current_entries(store: Path) -> tuple[list[Entry], int]:
     return good, other
 
 
-def _size(config: dict) -> float:
+def size_proxy(config: dict) -> float:
     """A size proxy for a unit's cost: the product of its size fields (nested configurations included; a
     list counts by its sum)."""
     out = 1.0
     for k, v in config.items():
         if isinstance(v, dict):
-            out *= _size(v)
+            out *= size_proxy(v)
         elif k in SIZE_FIELDS and isinstance(v, (int, float)) and v > 0:
             out *= v
         elif k in SIZE_FIELDS and isinstance(v, list) and v:
@@ -127,7 +127,7 @@ def estimate(entries: list[Entry], per_chapter_s: dict[str, float]) -> None:
     for e in entries:
         by_fn.setdefault(e.unit.fn, []).append(e)
     for group in by_fn.values():
-        sizes = [_size(e.unit.kwargs) for e in group]
+        sizes = [size_proxy(e.unit.kwargs) for e in group]
         mean = sum(sizes) / len(sizes)
         for e, s in zip(group, sizes):
             e.estimate_s = per_chapter_s.get(e.chapter, FALLBACK_UNIT_S) * s / mean
@@ -243,9 +243,18 @@ def _resolve_only(store: Path, names: list[str]) -> list[Entry]:
 
 
 def run(store: Path, per_chapter: int = 2, seed: int | None = None, budget: float | None = None,
-        only: list[str] | None = None, out=sys.stdout) -> int:
-    """Audit ``store``; print one line per unit checked and a summary. Returns the exit status."""
+        only: list[str] | None = None, out=sys.stdout, chapters: list[str] | None = None) -> int:
+    """Audit ``store``; print one line per unit checked and a summary. Returns the exit status.
+    ``chapters``: sample only the units of these chapters (``--chapter``; a book page's number notes name it)."""
     from tqdm import tqdm
+
+    from .chapters import get_chapter
+
+    for name in chapters or ():
+        try:
+            get_chapter(name)
+        except ValueError as e:                # one line, naming the option
+            raise ValueError(f"--{e}") from None
 
     if per_chapter < 1:
         raise ValueError(f"--per-chapter must be an integer >= 1, got {per_chapter}")
@@ -258,14 +267,22 @@ def run(store: Path, per_chapter: int = 2, seed: int | None = None, budget: floa
         print(f"verify: {len(chosen)} named entr{'y' if len(chosen) == 1 else 'ies'} of {store}", file=out)
     else:
         entries, not_current = current_entries(store)
+        if chapters:
+            entries = [e for e in entries if e.chapter in chapters]
         if not entries:
-            raise ValueError(f"--store {store} holds no entry that is current under this checkout's source "
-                             f"({not_current} others; python -m mtrl_lib.book.store {store} counts them)")
+            raise ValueError(f"--store {store} holds no entry{' of ' + ', '.join(chapters) if chapters else ''} "
+                             f"that is current under this checkout's source ({not_current} others; "
+                             f"python -m mtrl_lib.book.store {store} counts them)")
         seed = secrets.randbelow(2**31) if seed is None else seed
         estimate(entries, chapter_unit_seconds() if store.resolve() == DEFAULT_STORE.resolve() else {})
         chosen, skipped = select(entries, per_chapter, random.Random(seed), budget)
         print(f"verify: {len(chosen)} of {len(entries)} current entries of {store}, seed {seed} "
               f"(repeat with --seed {seed}); {not_current} not current, not sampled", file=out)
+    from .store import toolchain_note
+
+    note = toolchain_note(store)
+    if note:
+        print(note, file=out)
     for e in skipped:
         print(f"skipped {e.chapter}  {e.key[:12]}  {e.unit.fn.rpartition(':')[2]} seed={e.unit.seed}  "
               f"(estimated {e.estimate_s:.0f} s, past --budget {budget:g} s)", file=out)

@@ -36,9 +36,10 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from ..progress import static_mode
+from . import plotting
 
 MAX_FRAMES = 16     # figures precomputed per explorer for the book (the quick book has a 10-minute budget)
-DPI = 100           # of the precomputed figures, as the inline figures of the book (6 x 3.6 in: 600 x 360 px)
+DPI = plotting.DPI  # of the precomputed figures, as the inline figures of the book (figure() at 110 dpi: 720 px)
 
 
 @dataclass(frozen=True)

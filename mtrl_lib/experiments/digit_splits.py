@@ -12,6 +12,10 @@ proportions and preprocessing (the loader itself is shared and stays as it is):
 * **Preprocessing** (as the loader's, on each seed's own training split): pixels whose training standard
   deviation is below :data:`mtrl_lib.real_data.MIN_PIXEL_SD` are dropped, the others centred and scaled with the
   training split's mean and standard deviation. So ``d`` can differ by a pixel or two between seeds.
+* **Validation split** (the step-size rule's, on the held-out tuning seeds only): the seed's *training* split is
+  split again, stratified the same way, into a fitting part and :data:`VALIDATION_SHARE` of it held out to score
+  the steps (:func:`validation_indices`, stream ``"rd-validation"``); the preprocessing then uses the fitting
+  part's statistics. The test split is never read by the rule.
 """
 from __future__ import annotations
 
@@ -23,13 +27,8 @@ from .. import real_data as rd
 from ..train import stream_seed
 
 
-@functools.lru_cache(maxsize=1)
-def raw_digits() -> tuple[np.ndarray, np.ndarray]:
-    """All 1,797 images ``X: (N, 64)`` float64 (grey levels 0..16) and classes ``y: (N,)``, file order."""
-    from sklearn.datasets import load_digits as _load
-
-    raw = _load()
-    return raw.data.astype(np.float64), raw.target.astype(np.int64)
+#: all 1,797 images and their classes, in the file's order (:func:`mtrl_lib.real_data.raw_digits`)
+raw_digits = rd.raw_digits
 
 
 def train_counts(y: np.ndarray, n_train: int) -> np.ndarray:
@@ -52,12 +51,33 @@ def split_indices(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return train, np.setdiff1d(np.arange(len(y)), train)
 
 
+#: share of a tuning seed's training split that the step-size rule holds out to score its grid (a third, as the
+#: test split is a third of the file)
+VALIDATION_SHARE = 1 / 3
+
+
 @functools.lru_cache(maxsize=32)
 def digits(seed: int) -> rd.Digits:
-    """``seed``'s split, preprocessed as the module docstring states (``X_*: (n, d)``, d pixels kept)."""
-    X, y = raw_digits()
-    tr, te = split_indices(seed)
-    sd = X[tr].std(axis=0)
-    keep = np.flatnonzero(sd >= rd.MIN_PIXEL_SD)
-    mu, sd = X[tr][:, keep].mean(axis=0), sd[keep]
-    return rd.Digits((X[tr][:, keep] - mu) / sd, y[tr], (X[te][:, keep] - mu) / sd, y[te], keep)
+    """``seed``'s split, preprocessed as the module docstring states (``X_*: (n, d)``, d pixels kept): the
+    loader's preprocessing (:func:`mtrl_lib.real_data.standardised_split`) on :func:`split_indices`."""
+    return rd.standardised_split(*split_indices(seed))
+
+
+def validation_indices(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``seed``'s training split cut in two, stratified by class with the rounding of :func:`train_counts`:
+    indices ``(fit, validation)`` into the file, each sorted, with ``round((1 - VALIDATION_SHARE) N_TRAIN)``
+    images to fit. Both lie inside the seed's training split: the test split is never touched."""
+    tr, _ = split_indices(seed)
+    _, y = raw_digits()
+    k = int(round(len(tr) * (1 - VALIDATION_SHARE)))
+    gen = np.random.default_rng(stream_seed(seed, "rd-validation"))
+    fit = [gen.permutation(tr[y[tr] == c])[:kc] for c, kc in enumerate(train_counts(y[tr], k))]
+    fit = np.sort(np.concatenate(fit))
+    return fit, np.setdiff1d(tr, fit)
+
+
+@functools.lru_cache(maxsize=8)
+def validation_digits(seed: int) -> rd.Digits:
+    """``seed``'s fitting part (as ``X_train``) and validation part (as ``X_test``) of its training split,
+    preprocessed with the fitting part's statistics: the data of the step-size rule."""
+    return rd.standardised_split(*validation_indices(seed))

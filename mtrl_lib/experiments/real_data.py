@@ -39,14 +39,15 @@ import torch
 
 from .. import real_data as rd
 from .. import stats
+from .._validate import check_float
 from ..comparisons import ALPHA, Family, equivalent
 from ..metrics import RECOVERED_COSINE, directions_recovered, energy, principal_cosines
 from ..tasks import make_generator
 from ..threads import one_thread
 from ..train import CONTROLS, TrainConfig, resolve_device, stream_seed, train
 from ..units import run_units, unit
-from .common import ChapterParams, Choice, Int, IntList
-from .digit_splits import digits
+from .common import ChapterParams, Choice, Int, IntList, _seeds
+from .digit_splits import VALIDATION_SHARE, digits, validation_digits, validation_indices
 
 FEATURE_SETS = ("multi", "single", "random", "pca", "pixels", "end2end")
 FIRST_LAYERS = ("multi", "single", "random", "pca")     # the feature sets that are a first layer W
@@ -55,14 +56,25 @@ R = rd.N_CLASSES - 1     # dim of the class-mean span, the real-data analogue of
 EFFDIM_MARGIN = 1.0      # TOST margin on effective dimensions: one direction, the unit in which r counts them
 
 
+def _steps(name, value):
+    """A non-empty, strictly increasing tuple of positive step sizes."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name} must be a list of positive numbers, got {value!r}")
+    out = tuple(check_float(f"{name}[{i}]", v, 0.0, 1e6, lo_open=True) for i, v in enumerate(value))
+    if not out or any(b <= a for a, b in zip(out, out[1:])):
+        raise ValueError(f"{name} must be a non-empty, strictly increasing list of positive numbers, got {list(out)}")
+    return out
+
+
 @dataclass(frozen=True)
 class Params(ChapterParams):
     m: int = 100                              # neurons: width of every ReLU feature set
     T_values: tuple[int, ...] = (1, 5, 20, 60)  # numbers of pretraining dichotomies (increasing; the last is the headline)
     n: int = 32                               # images per task and phase in a pretraining minibatch (with replacement)
     rounds: int = 30                          # rounds of alternating training (pretraining and end to end)
-    eta_a: float = 10.0                       # head step size (times m, the library's convention)
-    eta_W: float = 0.3                        # first-layer step size (times m); rows of W renormalised each round
+    eta_a: float = 10.0                       # head step size (times m): the synthetic step-size grid's, not retuned
+    eta_W_grid: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0)  # first-layer steps (times m) the rule chooses from
+    tune_seeds: tuple[int, ...] = (100, 101)  # held-out seeds of the step-size rule (never among seeds)
     down_tasks: int = 10                      # held-out dichotomies per seed (never used in pretraining)
     n3s: tuple[int, ...] = (10, 20, 50, 200)  # labelled images per held-out dichotomy (increasing)
     n3: int = 20                              # the headline number of labelled images (one of n3s)
@@ -75,10 +87,13 @@ class Params(ChapterParams):
         "n3s": IntList(2, rd.N_TRAIN, increasing=True),
         "n3": Int(2, rd.N_TRAIN),
         "pca_k": Int(1, rd.D),
-        "control": Choice(CONTROLS),
+        "control": Choice(CONTROLS), "eta_W_grid": _steps, "tune_seeds": _seeds,
     }
 
     def check(self) -> None:
+        shared = sorted(set(self.tune_seeds) & set(self.seeds))
+        if shared:
+            raise ValueError(f"tune_seeds must be held out (none among seeds), got {shared} in both")
         if self.n3 not in self.n3s:
             raise ValueError(f"n3 must be one of n3s = {list(self.n3s)}, got {self.n3}")
         if self.T_max + self.down_tasks > rd.N_DICHOTOMIES:
@@ -94,12 +109,12 @@ class Params(ChapterParams):
         return self.T_values[-1]
 
 
-def train_config(p: Params, d: int, T: int, n: int, seed: int, control: str) -> TrainConfig:
+def train_config(p: Params, d: int, T: int, n: int, seed: int, control: str, eta_W: float) -> TrainConfig:
     """One run of the alternating algorithm on the digits: ``d`` pixels (those the seed's split keeps), r = 9
-    (the class-mean span, used only by the recorded metrics), zero biases, renormalised rows, metrics recorded
-    at the start and the end."""
+    (the class-mean span, used only by the recorded metrics), zero biases, renormalised rows, first-layer step
+    ``eta_W`` (chosen by the rule, :func:`select_step`), metrics recorded at the start and the end."""
     return TrainConfig(d=d, r=R, m=p.m, T=T, n1=n, n2=n, rounds=p.rounds, eta_a=p.eta_a,
-                       eta_W=p.eta_W, seed=seed, device=p.device, record_every=p.rounds, control=control)
+                       eta_W=eta_W, seed=seed, device=p.device, record_every=p.rounds, control=control)
 
 
 def dichotomies(p: Params, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,31 +123,32 @@ def dichotomies(p: Params, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rd.split_dichotomies(np.random.default_rng(stream_seed(seed, "rd-dichotomies")), p.T_max, p.down_tasks)
 
 
-def _pretrain(p: Params, seed: int, data, M, pool) -> dict:
+def _pretrain(p: Params, seed: int, data, M, pool, eta_W: float) -> dict:
     """First layers (on the CPU, float64): ``T<T>`` for each T in T_values, ``single``, ``random``, ``pca``."""
     dev = resolve_device(p.device)
     sampler = rd.FiniteSampler(data.X_train, data.y_train, device=dev)
     Ws = {}
     for T in p.T_values:
-        res = train(train_config(p, data.d, T, p.n, seed, p.control), M=M, tasks=rd.as_tasks(pool[:T], device=dev),
-                    sampler=sampler)
+        res = train(train_config(p, data.d, T, p.n, seed, p.control, eta_W), M=M,
+                    tasks=rd.as_tasks(pool[:T], device=dev), sampler=sampler)
         Ws[f"T{T}"] = res.W.cpu().double()
-    single = train(train_config(p, data.d, 1, p.n * p.T_max, seed, p.control), M=M,
+    single = train(train_config(p, data.d, 1, p.n * p.T_max, seed, p.control, eta_W), M=M,
                    tasks=rd.as_tasks(pool[:1], device=dev), sampler=sampler)
     Ws["single"], Ws["random"] = single.W.cpu().double(), res.W0.cpu().double()
     Ws["pca"] = rd.pca_weights(rd.principal_basis(data, p.pca_k), p.m, make_generator(stream_seed(seed, "rd-pca")))
     return Ws
 
 
-def _end2end(p: Params, seed: int, data, M, down, idx) -> np.ndarray:
+def _end2end(p: Params, seed: int, data, M, down, idx, eta_W: float) -> np.ndarray:
     """Downstream accuracy of features trained on each held-out dichotomy alone, from its ``len(idx)``
-    labelled images (same initial W, algorithm and steps as pretraining; no control). ``(down_tasks,)``."""
+    labelled images (same initial W, algorithm, head step and budget as pretraining, its own first-layer step
+    ``eta_W`` chosen by the same rule; no control). ``(down_tasks,)``."""
     dev = resolve_device(p.device)
     sampler = rd.FiniteSampler(data.X_train[idx], data.y_train[idx], device=dev)
     accs = []
     for j in range(len(down)):
-        W = train(train_config(p, data.d, 1, p.n, seed, "none"), M=M, tasks=rd.as_tasks(down[j:j + 1], device=dev),
-                  sampler=sampler).W.cpu().double()
+        W = train(train_config(p, data.d, 1, p.n, seed, "none", eta_W), M=M,
+                  tasks=rd.as_tasks(down[j:j + 1], device=dev), sampler=sampler).W.cpu().double()
         accs.append(_probe_W(W, data, down[j:j + 1], idx)[0])
     return np.asarray(accs)
 
@@ -160,17 +176,18 @@ def _w_metrics(W: torch.Tensor, M: torch.Tensor) -> dict:
             "cosines": principal_cosines(W, M).numpy(), "dirs": directions_recovered(W, M)}
 
 
-def seed_unit(seed: int, **config) -> dict:
-    """Everything for one seed (one unit). Accuracies are means over the held-out dichotomies:
-    ``acc_T: (len(T_values), len(n3s))``, ``acc[k]: (len(n3s),)`` for k in FEATURE_SETS; metrics of each first
-    layer ``w[name]`` (``T<T>``, single, random, pca); ``disjoint``: no held-out dichotomy was pretrained on;
-    ``d``: pixels kept by the seed's split."""
+def seed_unit(seed: int, eta_W: float, eta_W_end2end: float, **config) -> dict:
+    """Everything for one seed (one unit), with the first-layer steps the rule chose (``eta_W`` for every
+    pretraining run, ``eta_W_end2end`` for the end-to-end runs). Accuracies are means over the held-out
+    dichotomies: ``acc_T: (len(T_values), len(n3s))``, ``acc[k]: (len(n3s),)`` for k in FEATURE_SETS; metrics
+    of each first layer ``w[name]`` (``T<T>``, single, random, pca); ``disjoint``: no held-out dichotomy was
+    pretrained on; ``d``: pixels kept by the seed's split."""
     p = Params(seeds=(seed,), **config)
     with one_thread():                  # small runs: one thread is faster here and gives the same bits anywhere
         data = digits(seed)
         M = torch.as_tensor(rd.class_mean_basis(data))
         pool, down = dichotomies(p, seed)
-        Ws = _pretrain(p, seed, data, M.float().to(resolve_device(p.device)), pool)
+        Ws = _pretrain(p, seed, data, M.float().to(resolve_device(p.device)), pool, eta_W)
         order = np.random.default_rng(stream_seed(seed, "rd-labelled")).permutation(len(data.y_train))
         acc = {k: [] for k in (*Ws, "pixels", "end2end")}
         for n3 in p.n3s:
@@ -178,7 +195,7 @@ def seed_unit(seed: int, **config) -> dict:
             for k, W in Ws.items():
                 acc[k].append(_probe_W(W, data, down, idx).mean())
             acc["pixels"].append(_probe_pixels(data, down, idx).mean())
-            acc["end2end"].append(_end2end(p, seed, data, M.float(), down, idx).mean())
+            acc["end2end"].append(_end2end(p, seed, data, M.float(), down, idx, eta_W_end2end).mean())
         out = {"acc_T": np.asarray([acc[f"T{T}"] for T in p.T_values]),
                "acc": {k: np.asarray(acc[k]) for k in ("single", "random", "pca", "pixels", "end2end")},
                "w": {k: _w_metrics(W, M) for k, W in Ws.items()},
@@ -188,20 +205,72 @@ def seed_unit(seed: int, **config) -> dict:
 
 
 def unit_config(p: Params) -> dict:
-    """The JSON-able configuration of a seed unit: every field but ``seeds``."""
-    return {f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name != "seeds"}
+    """The JSON-able configuration of a seed unit or a tuning unit: every field but ``seeds`` and those of the
+    rule (``tune_seeds``, ``eta_W_grid``), which a unit does not read (its step comes as an argument)."""
+    return {f.name: getattr(p, f.name) for f in dataclasses.fields(p)
+            if f.name not in ("seeds", "tune_seeds", "eta_W_grid")}
+
+
+# ------------------------------------------------------------------------------------ the step-size rule
+
+def tune_unit(seed: int, eta_W: float, **config) -> dict:
+    """Unit: one grid point of the step-size rule on a held-out tuning seed, scored on a validation split
+    (:func:`mtrl_lib.experiments.digit_splits.validation_digits`: a third of the seed's *training* split,
+    never its test split). With first-layer step ``eta_W``: pretrain on the seed's first T_max dichotomies on
+    the fitting part, probe the held-out dichotomies from the first ``n3`` images of one random order of the
+    fitting part (the headline n3), and score the probe on the validation part (``multi``); train end to end
+    on each held-out dichotomy from those ``n3`` images and score the same way (``end2end``). Returns
+    ``{"multi": float, "end2end": float}``: mean validation accuracies over the held-out dichotomies."""
+    p = Params(**config)
+    with one_thread():
+        data = validation_digits(seed)
+        M = torch.as_tensor(rd.class_mean_basis(data))
+        pool, down = dichotomies(p, seed)
+        dev = resolve_device(p.device)
+        sampler = rd.FiniteSampler(data.X_train, data.y_train, device=dev)
+        W = train(train_config(p, data.d, p.T_max, p.n, seed, "none", eta_W), M=M.float().to(dev),
+                  tasks=rd.as_tasks(pool, device=dev), sampler=sampler).W.cpu().double()
+        idx = np.random.default_rng(stream_seed(seed, "rd-labelled")).permutation(len(data.y_train))[:p.n3]
+        return {"multi": float(_probe_W(W, data, down, idx).mean()),
+                "end2end": float(_end2end(p, seed, data, M.float(), down, idx, eta_W).mean())}
+
+
+def select_step(scores: np.ndarray, steps) -> tuple[float, np.ndarray]:
+    """The rule on one arm: ``scores: (grid, tune_seeds)`` validation accuracies -> ``(step, means (grid,))``,
+    the grid step of the largest mean over the tuning seeds (the smallest such step on a tie)."""
+    means = np.asarray(scores, dtype=float).mean(axis=1)
+    return float(steps[int(np.argmax(means))]), means
+
+
+def tune(p: Params, executor=None) -> dict:
+    """Stage 1 of :func:`run`: every tuning unit (grid x tune_seeds), and the rule's choice per arm:
+    ``{"steps": (g,), "multi": (g, k), "end2end": (g, k), "eta_W": float, "eta_W_end2end": float,
+    "means_multi": (g,), "means_end2end": (g,)}``."""
+    config = unit_config(p)
+    units = [unit(tune_unit, s, eta_W=g, **config) for g in p.eta_W_grid for s in p.tune_seeds]
+    res = run_units(units, executor, desc="07_real_data: step-size rule (held-out seeds)")
+    g, k = len(p.eta_W_grid), len(p.tune_seeds)
+    out = {"steps": np.asarray(p.eta_W_grid)}
+    for arm, name in (("multi", "eta_W"), ("end2end", "eta_W_end2end")):
+        out[arm] = np.asarray([r[arm] for r in res]).reshape(g, k)
+        out[name], out[f"means_{arm}"] = select_step(out[arm], p.eta_W_grid)
+    return out
 
 
 def run(p: Params, executor=None) -> dict:
     """All of the chapter's numbers, stacked over seeds: ``acc[k]: (seeds, len(n3s))``, ``acc_T: (seeds,
-    len(T_values), len(n3s))``, ``w[name][metric]: (seeds, ...)``, ``disjoint, d: (seeds,)``."""
-    units = [unit(seed_unit, s, **unit_config(p)) for s in p.seeds]
+    len(T_values), len(n3s))``, ``w[name][metric]: (seeds, ...)``, ``disjoint, d: (seeds,)``, and ``tuning``
+    (:func:`tune`). Two stages of units: the step-size rule on the held-out seeds, then one unit per seed at the
+    chosen steps."""
+    tuning = tune(p, executor)
+    units = [unit(seed_unit, s, eta_W=tuning["eta_W"], eta_W_end2end=tuning["eta_W_end2end"], **unit_config(p))
+             for s in p.seeds]
     res = run_units(units, executor, desc="07_real_data: seeds")
     stack = lambda get: np.stack([get(r) for r in res])
     return {"acc": {k: stack(lambda r: r["acc"][k]) for k in FEATURE_SETS},
             "acc_T": stack(lambda r: r["acc_T"]),
             "w": {name: {q: stack(lambda r: r["w"][name][q]) for q in res[0]["w"][name]} for name in res[0]["w"]},
-            "disjoint": stack(lambda r: r["disjoint"]), "d": stack(lambda r: r["d"])}
+            "disjoint": stack(lambda r: r["disjoint"]), "d": stack(lambda r: r["d"]), "tuning": tuning}
 
 
 def error_removed(acc: np.ndarray, acc_random: np.ndarray) -> np.ndarray:
@@ -336,10 +405,35 @@ def _setting(result: dict, p: Params, fam: Family) -> dict:
             "rd_r": R, "rd_n_train": train, "rd_n_test": test, "rd_n_dichotomies": rd.N_DICHOTOMIES,
             "rd_down_tasks": p.down_tasks, "rd_T": p.T_max, "rd_T_min": p.T_values[0], "rd_m": p.m,
             "rd_n3": p.n3, "rd_n3_min": p.n3s[0], "rd_n3_max": p.n3s[-1], "rd_n": p.n, "rd_rounds": p.rounds,
-            "rd_eta_a": p.eta_a, "rd_eta_W": p.eta_W, "rd_single_n": p.n * p.T_max, "rd_pca_k": p.pca_k,
+            "rd_eta_a": p.eta_a, "rd_single_n": p.n * p.T_max, "rd_pca_k": p.pca_k,
             "rd_control": p.control, "rd_seeds_overlap": int((~result["disjoint"]).sum()),
             "rd_min_pixel_sd": rd.MIN_PIXEL_SD, "rd_family_size": len(fam), "rd_family_alpha": ALPHA,
-            "rd_ci_level": stats.LEVEL}
+            "rd_ci_level": stats.LEVEL, **_tuning(result["tuning"], p)}
+
+
+def _edge(step: float, steps) -> str:
+    """Where the rule's choice sits on its grid, in words (an optimum on an edge may lie outside the grid)."""
+    if len(steps) > 1 and step == min(steps):
+        return "the grid's smallest step, so the best step may lie below the grid"
+    if len(steps) > 1 and step == max(steps):
+        return "the grid's largest step, so the best step may lie above the grid"
+    return "inside the grid"
+
+
+def _tuning(tuning: dict, p: Params) -> dict:
+    """The step-size rule (:func:`tune`): the chosen steps rd_eta_W (pretraining) and rd_eta_W_end2end, the grid
+    and the tuning seeds in words (rd_eta_W_grid, rd_tune_seeds), the validation share (rd_val_share) and size
+    (rd_val_n), the mean validation accuracy at each chosen step (rd_val_multi, rd_val_end2end), and where each
+    choice sits on the grid (rd_eta_W_edge, rd_eta_W_end2end_edge)."""
+    fit, val = validation_indices(p.tune_seeds[0])
+    steps = list(tuning["steps"])
+    out = {"rd_eta_W": tuning["eta_W"], "rd_eta_W_end2end": tuning["eta_W_end2end"],
+           "rd_eta_W_grid": _words(f"{g:g}" for g in steps), "rd_tune_seeds": _words(p.tune_seeds),
+           "rd_val_share": VALIDATION_SHARE, "rd_val_n": len(val), "rd_fit_n": len(fit)}
+    for arm, name in (("multi", "eta_W"), ("end2end", "eta_W_end2end")):   # rd_val_<arm>, rd_<name>_edge
+        out[f"rd_val_{arm}"] = float(tuning[f"means_{arm}"][steps.index(tuning[name])])
+        out[f"rd_{name}_edge"] = _edge(tuning[name], steps)
+    return out
 
 
 def _accuracy(result: dict, p: Params, words: dict) -> dict:
@@ -367,10 +461,12 @@ def _accuracy(result: dict, p: Params, words: dict) -> dict:
 
 
 def _tasks(result: dict, p: Params, words: dict) -> dict:
-    """Gain over random features at the smallest and largest T (headline n3), and how it changes."""
+    """Gain over random features at the smallest and largest T (headline n3), and how it changes; the images
+    per phase that pretraining draws at the smallest and largest T (rd_images_Tmin, rd_images_Tmax: n T, tasks
+    and samples grow together along this sweep)."""
     j = p.n3s.index(p.n3)
     gains = result["acc_T"][:, :, j] - result["acc"]["random"][:, j][:, None]
-    out = {}
+    out = {"rd_images_Tmin": p.n * p.T_values[0], "rd_images_Tmax": p.n * p.T_max}
     _ci(out, "rd_gain_Tmin", gains[:, 0])
     _ci(out, "rd_gain_Tmax", gains[:, -1])
     _ci(out, "rd_growth", gains[:, -1] - gains[:, 0])
@@ -439,7 +535,7 @@ def summary_sections(result: dict, p: Params) -> dict[str, dict]:
             "tasks": _tasks(result, p, words), "weights": _weights(result, p, words),
             "verdict": {"rd_verdict": verdict(result, p), **bounds(result, p), **_level(result, p),
                         "rd_min_seeds": stats.MIN_SEEDS},
-            "explore": explore_numbers()}
+            "explore": explore_numbers(p, result["tuning"]["eta_W"])}
 
 
 def summary(result: dict, p: Params) -> dict:
@@ -456,30 +552,32 @@ EXPLORE_STATIC = {"T": (1, 20, 100), "n3": (10, 20, 200), "seed": (0,)}
 
 
 def _words(values) -> str:
+    """"a, b and c" (one value: "a")."""
     *head, last = (str(v) for v in values)
     return f"{', '.join(head)} and {last}" if head else last
 
 
-def explore_numbers() -> dict:
-    """What the prose says of the explorer: rd_explore_start_{T,n3,seed}, the quick profile's training settings
-    it uses (rd_explore_m, rd_explore_rounds, rd_explore_n) and the values the book precomputes, in words
-    (rd_explore_static_T, rd_explore_static_n3)."""
-    quick = Params()
+def explore_numbers(p: Params, eta_W: float) -> dict:
+    """What the prose says of the explorer: rd_explore_start_{T,n3,seed}, the training settings it uses (this
+    run's: rd_explore_m, rd_explore_rounds, rd_explore_n, rd_explore_eta_W, the step the rule chose) and the
+    values the book precomputes, in words (rd_explore_static_T, rd_explore_static_n3, rd_explore_static_seed)."""
     return {**{f"rd_explore_start_{k}": v for k, v in EXPLORE_START.items()},
-            "rd_explore_m": quick.m, "rd_explore_rounds": quick.rounds, "rd_explore_n": quick.n,
-            "rd_explore_static_T": _words(EXPLORE_STATIC["T"]), "rd_explore_static_n3": _words(EXPLORE_STATIC["n3"])}
+            "rd_explore_m": p.m, "rd_explore_rounds": p.rounds, "rd_explore_n": p.n, "rd_explore_eta_W": eta_W,
+            "rd_explore_static_T": _words(EXPLORE_STATIC["T"]), "rd_explore_static_n3": _words(EXPLORE_STATIC["n3"]),
+            "rd_explore_static_seed": _words(EXPLORE_STATIC["seed"])}
 
 
-def explore(T: int, n3: int, seed: int = 0) -> dict:
-    """One small live run for the chapter's explorer, with the quick profile's training settings: pretrain on
-    the first T dichotomies of ``seed``'s pool, then the probe's accuracy at n3 on ``seed``'s held-out
-    dichotomies for multi-task, random and PCA features and raw pixels (means over the held-out ones)."""
-    p = Params(T_values=(T,), n3s=(n3,), n3=n3, seeds=(seed,))
+def explore(T: int, n3: int, seed: int, p: Params, eta_W: float) -> dict:
+    """One live run for the chapter's explorer, with the training settings of ``p`` and the first-layer step
+    ``eta_W`` (the rule's choice for ``p``): pretrain on the first T dichotomies of ``seed``'s pool, then the
+    probe's accuracy at n3 on ``seed``'s held-out dichotomies for multi-task, random and PCA features and raw
+    pixels (means over the held-out ones)."""
+    p = dataclasses.replace(p, T_values=(T,), n3s=(n3,), n3=n3, seeds=(seed,), control="none")
     data = digits(seed)
     with one_thread():
         M = torch.as_tensor(rd.class_mean_basis(data))
         pool, down = dichotomies(p, seed)
-        Ws = _pretrain(p, seed, data, M.float(), pool)
+        Ws = _pretrain(p, seed, data, M.float(), pool, eta_W)
         idx = np.random.default_rng(stream_seed(seed, "rd-labelled")).permutation(len(data.y_train))[:n3]
         acc = {k: float(_probe_W(Ws[name], data, down, idx).mean())
                for k, name in (("multi", f"T{T}"), ("random", "random"), ("pca", "pca"))}

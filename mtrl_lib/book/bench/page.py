@@ -57,7 +57,7 @@ def render_page(results: dict) -> str:
         f"Measured {m['date']} by `python -m mtrl_lib bench{' --quick' if results['quick'] else ''}` ({mode}) on: "
         f"**{m['cpu']}**, {m['cores']} cores ({m['usable_cores']} usable), torch {m['torch']} with "
         f"{m['torch_threads']} threads, device `{m['device']}`, Python {m['python']}, "
-        f"OMP_WAIT_POLICY {m['omp_wait_policy']}. Load average (1 min) {m.get('load_average_start', 'n/a')} at the "
+        f"`OMP_WAIT_POLICY={m['omp_wait_policy']}`. Load average (1 min) {m.get('load_average_start', 'n/a')} at the "
         f"start and {m.get('load_average_end', 'n/a')} at the end: on a shared machine every time is inflated, "
         "only the ratios of one run are comparable.", "",
         _freshness(results), "",
