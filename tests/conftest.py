@@ -267,7 +267,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 # chapter 2 at a small size (a few seconds of units), shared by the command-line and fault tests
 SMALL_C2 = ["-p", "d", "30", "-p", "m", "40", "-p", "rounds", "20", "-p", "rounds_quadratic", "20",
-            "-p", "record_every", "5", "-p", "T_values", "[1, 10]", "-p", "seeds", "[0, 1]"]
+            "-p", "record_every", "5", "-p", "T_values", "[1, 5, 10]", "-p", "seeds", "[0, 1]"]
 
 
 @pytest.fixture(scope="session")

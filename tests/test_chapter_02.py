@@ -286,7 +286,7 @@ def test_cli_rejects_a_decreasing_T_list_before_computing(tmp_path, capsys):
 
 
 def test_cli_run_writes_the_glued_numbers(small_c2_lone):
-    """The session's one command-line run of chapter 2 (tests/conftest.py: SMALL_C2, T = 1 and 10, two seeds)."""
+    """The session's one command-line run of chapter 2 (tests/conftest.py: SMALL_C2, T = 1, 5 and 10, two seeds)."""
     out_dir, _ = small_c2_lone
     data = json.loads((out_dir / "02_subspace_recovery.json").read_text())
     for name in INTRO_NAMES + ("c2_quadratic_err_Tmax", "c2_grid_linear_eta_W", "c2_linear_err_T10_ci"):

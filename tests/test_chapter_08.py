@@ -316,8 +316,8 @@ def test_cli_run_at_a_tiny_size_writes_the_glued_numbers(tmp_path, kernel):
     quotes are glued, for the sizes asked for."""
     from mtrl_lib.book.chapters import ROOT
 
-    args = ["-p", "d", "10", "-p", "r", "2", "-p", "m", "12", "-p", "T", "4", "-p", "n2s", "[5, 20]",
-            "-p", "rounds", "6", "-p", "rounds_adapted", "6", "-p", "track_round", "4", "-p", "T_values", "[4, 8]",
+    args = ["-p", "d", "10", "-p", "r", "2", "-p", "m", "12", "-p", "T", "4", "-p", "n2s", "[5, 10, 15, 20]",
+            "-p", "rounds", "6", "-p", "rounds_adapted", "6", "-p", "T_values", "[4, 8]",
             "-p", "n2_T", "10", "-p", "T_small", "2", "-p", "seeds", "[0, 1]"]
     out = subprocess.run([sys.executable, "-m", "mtrl_lib", "run", NAME, *args, "--out", str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True, timeout=900)

@@ -92,6 +92,30 @@ def test_every_flipped_byte_and_every_truncation_is_detected(tmp_path):
         assert s.load(key, u)[0] is None and "truncated" in s.load(key, u)[1]
 
 
+def test_an_entry_whose_toolchain_has_no_checksum_is_refused_until_sealed(tmp_path):
+    """Entries written before the checksum covered the toolchain: refused (never read with a toolchain that
+    may be damaged) until ``store seal`` checks their result and adds it; entries without a toolchain stay."""
+    s = store.Store(tmp_path)
+    u, legacy = small_units(2)
+    for v in (u, legacy):
+        s.put(store.unit_key(v), v, call(v))
+    path = s.path(store.unit_key(u))
+    entry = json.loads(path.read_text())
+    del entry["toolchain_sha256"]
+    path.write_text(json.dumps(entry, sort_keys=True, separators=(",", ":")))
+    result, problem = s.load(store.unit_key(u), u)
+    assert result is None and "toolchain" in problem
+    lpath = s.path(store.unit_key(legacy))
+    lentry = json.loads(lpath.read_text())
+    del lentry["toolchain"], lentry["toolchain_sha256"]
+    lpath.write_text(json.dumps(lentry, sort_keys=True, separators=(",", ":")))
+    assert s.load(store.unit_key(legacy), legacy)[1] is None           # no toolchain recorded: read as before
+    assert store.main(["seal", str(tmp_path)]) == 0 and s.seal() == 0   # sealed once; nothing left to seal
+    result, problem = s.load(store.unit_key(u), u)
+    assert problem is None and result is not None
+    assert "toolchain" not in json.loads(lpath.read_text())
+
+
 def test_a_damaged_entry_is_recomputed_with_a_warning_naming_it(tmp_path):
     s = store.Store(tmp_path / "store")
     us = small_units()

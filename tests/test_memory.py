@@ -14,7 +14,7 @@ from mtrl_lib.book.chapters import CHAPTERS, ROOT, get_chapter
 from mtrl_lib.book.cli_values import ParameterError, check_params, resolve
 from mtrl_lib.experiments import memory
 
-ISSUE = ["-p", "d", "100000", "-p", "T_values", "[1, 1000]", "-p", "n1", "100000", "-p", "n2", "100000"]
+ISSUE = ["-p", "d", "100000", "-p", "T_values", "[1, 500, 1000]", "-p", "n1", "100000", "-p", "n2", "100000"]
 
 
 def one_line(err: str) -> str:

@@ -43,13 +43,12 @@ UNITS = [
     ("mtrl_lib.experiments.real_data:tune_unit", 100,
      dict(T_values=[1, 20], control="none", device="cpu", down_tasks=2, eta_W=0.3, eta_a=10.0, m=100, n=32,
           n3=20, n3s=[10, 20], pca_k=9, rounds=10)),
+    ("mtrl_lib.experiments.head_adaptation:positive_run", 0,
+     dict(config=dict(TRAIN, T=20, head_mode="adapted", rounds=20, record_every=20), eta_W=0.05, scale=1.0)),
     ("mtrl_lib.experiments.head_tuning:tune_run", 0,
      dict(config=dict(TRAIN, T=20, head_mode="frozen", head_norm=0.5, rounds=20, record_every=20))),
     ("mtrl_lib.train:trajectory_unit", 2, dict(TRAIN, T=20, head_mode="frozen", loss="correlation", rounds=20,
                                                 record_every=5)),
-    ("mtrl_lib.population:population_unit", 0,
-     dict(d=100, r=5, m=200, T=20, family="linear", loss="correlation", rounds=20, eta_a=10.0, eta_W=0.05,
-          head_mode="adapted", record_every=5, control="none", device="cpu")),
     ("mtrl_lib.population:paired_unit", 0,
      dict(TRAIN, T=20, rounds=20, record_every=5, loss="correlation", head_mode="adapted", head_stop=0.436)),
 ]
@@ -103,7 +102,7 @@ def test_call_pins_a_reduction_that_threads_would_change():
 TINY = {
     "01_pseudo_contrastive": dict(d=10, r=2, m=8, T=3, n1=5, n2=5, kappa_tasks=20, kappa_pairs=5, pull_tasks=5,
                                   pull_n=5, pull_points=5, null_draws=2),
-    "02_subspace_recovery": dict(d=10, r=2, m=8, n1=5, n2=5, rounds=2, rounds_quadratic=2, T_values=(1, 2),
+    "02_subspace_recovery": dict(d=10, r=2, m=8, n1=5, n2=5, rounds=2, rounds_quadratic=2, T_values=(1, 2, 3),
                                  record_every=1),
     "03_downstream": dict(ds=(5, 10), r=2, m=8, T=3, rounds=2, n3=10, ms=(4, 8), n3s=(5, 10), down_tasks=2,
                           n_test=10, n_min=5),
@@ -114,7 +113,7 @@ TINY = {
                                    n_total=14, ds=(5, 10), n2s=(5, 10), rounds_parity_large=2, n_parity_large=5,
                                    n3=10, down_tasks=2, n_test=10, record_every=1),
     "07_real_data": dict(m=8, T_values=(1, 2), n=8, rounds=2, down_tasks=2, n3s=(10,), n3=10, pca_k=2),
-    "08_population": dict(d=10, r=2, m=8, T=4, n2s=(5, 10), rounds=2, rounds_adapted=2, track_round=2,
+    "08_population": dict(d=10, r=2, m=8, T=4, n2s=(5, 10, 15, 20), rounds=2, rounds_adapted=2,
                           T_values=(4, 5), n2_T=5, T_small=2, record_every=1),
 }
 
@@ -171,7 +170,7 @@ def test_every_unit_function_is_covered():
     through a recording executor: head_tuning.tune_run and population.population_unit included) is in UNITS."""
     declared = _plans().fns
     assert declared and declared <= {fn for fn, _, _ in UNITS}, declared - {fn for fn, _, _ in UNITS}
-    assert {"mtrl_lib.experiments.head_tuning:tune_run", "mtrl_lib.population:population_unit"} <= declared
+    assert {"mtrl_lib.experiments.head_tuning:tune_run", "mtrl_lib.population:paired_unit"} <= declared
 
 
 def test_no_unit_runs_the_seed_check_or_the_memory_estimate(monkeypatch):

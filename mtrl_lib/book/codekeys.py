@@ -35,7 +35,7 @@ change a result (comments, docstrings, layout: :mod:`mtrl_lib.book.canonical_ast
   the key; its build is recorded with each entry (:func:`mtrl_lib.book.store.toolchain`).
 
 The digest is sha256 over the sorted items ``(id, sha256 of content)``; :func:`manifest` gives the items, so
-that ``python -m mtrl_lib.book.store rekey`` can list which definitions changed. Module names are part of an
+that ``python -m mtrl_lib.book.rekey rekey`` can list which definitions changed. Module names are part of an
 item's id: moving a reached definition to another module changes the key (a refactor for ``rekey``), moving
 an unreached one does not.
 """

@@ -322,3 +322,38 @@ def rekey(folder: Path, rev: str, *, dry_run: bool = False, write_log: bool = Tr
     print(f"moved {len(moving)} entries to their keys here; {len(picks)} sampled entries recomputed, all "
           "byte-identical", file=out)
     return record
+
+
+def main(argv=None) -> int:
+    """``python -m mtrl_lib.book.rekey migrate FOLDER --from REV`` or ``... rekey rekey FOLDER --from REV
+    [--dry-run]``: move a store's entries to today's keys (:func:`migrate`, :func:`rekey`)."""
+    import argparse
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("migrate", "rekey"):
+        print("error: the first argument must be migrate or rekey, got "
+              f"{argv[0] if argv else 'nothing'!r}", file=sys.stderr)
+        return 2
+    ap = argparse.ArgumentParser(prog=f"python -m mtrl_lib.book.rekey {argv[0]}",
+                                 description=(migrate if argv[0] == "migrate" else rekey).__doc__)
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--from", dest="rev", required=True, help="the commit at which the entries are current")
+    if argv[0] == "rekey":
+        ap.add_argument("--dry-run", action="store_true", help="list the changes and the sample; move nothing")
+    args = ap.parse_args(argv[1:])
+    if not args.folder.is_dir():
+        print(f"error: FOLDER must be a results store folder, got {str(args.folder)!r}", file=sys.stderr)
+        return 2
+    try:
+        if argv[0] == "migrate":
+            migrate(args.folder, args.rev)
+        else:
+            rekey(args.folder, args.rev, dry_run=args.dry_run)
+    except RefuseError as e:
+        print(f"refused, nothing moved: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

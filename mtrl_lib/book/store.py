@@ -10,7 +10,7 @@ unit can run and the key changes, so a stale result is never reused; a docstring
 unit runs (a chapter's analysis, its prose numbers, its plots) leaves every key as it is.
 
 An entry holds the unit, its result, the sha256 of the result's text, and the toolchain that computed it
-(:func:`toolchain`: Python, torch, numpy, scipy, scikit-learn and the compiled draw's build), which the keys do
+with its own sha256 (:func:`toolchain`: Python, torch, numpy, scipy, scikit-learn and the compiled draw's build), which the keys do
 not cover: :func:`toolchain_note` says in one line when the running toolchain differs from a store's. An entry
 whose text does not parse or whose hash does not match (a partial or corrupted write) is treated as missing and
 recomputed. Entries are written to a temporary file in the same folder and renamed into place, so a killed run
@@ -22,7 +22,8 @@ floats are written with ``repr``, which round-trips). Every result an executor r
 and writes the same bytes.
 
 ``python -m mtrl_lib.book.store FOLDER`` counts current and stale entries; ``migrate`` and ``rekey`` move
-entries to new keys (:mod:`mtrl_lib.book.rekey`).
+entries to new keys (``python -m mtrl_lib.book.rekey``); ``seal`` adds the toolchain's sha256 to entries written
+without one.
 """
 from __future__ import annotations
 
@@ -85,6 +86,12 @@ def toolchain() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
             "normal_build": hashlib.sha256(Path(_normal.__file__).read_bytes()).hexdigest()[:16]}
+
+
+def _toolchain_sha256(tools) -> str:
+    """The sha256 of a toolchain record, as an entry stores it (so a damaged toolchain is caught like a
+    damaged result)."""
+    return hashlib.sha256(json.dumps(tools, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def toolchain_note(root: Path | str, here: dict | None = None) -> str | None:
@@ -181,6 +188,31 @@ class Store:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
+    def seal(self) -> int:
+        """Add the toolchain's sha256 to every entry that records a toolchain without one (entries written
+        before the checksum covered the toolchain), after checking the result's own sha256; returns how many
+        were sealed. Entries that record no toolchain, or are damaged, are left as they are."""
+        sealed = 0
+        for p in sorted(self.root.glob("??/*.json")):
+            try:
+                entry = json.loads(p.read_bytes())
+                ok = hashlib.sha256(entry["result"].encode()).hexdigest() == entry["sha256"]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+            if not ok or "toolchain" not in entry or "toolchain_sha256" in entry:
+                continue
+            entry["toolchain_sha256"] = _toolchain_sha256(entry["toolchain"])
+            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(entry, f, sort_keys=True, separators=(",", ":"))
+                os.replace(tmp, p)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            sealed += 1
+        return sealed
+
     def get(self, key: str):
         """The stored result, or None when the entry is missing, partial or corrupted."""
         return self.load(key)[0]
@@ -214,6 +246,9 @@ class Store:
                 return None, f"is of format version {entry.get('format')!r} (this library reads {FORMAT})"
             if hashlib.sha256(text.encode()).hexdigest() != entry["sha256"]:
                 return None, "does not match its sha256 (corrupted)"
+            if ("toolchain" in entry or "toolchain_sha256" in entry) and (
+                    _toolchain_sha256(entry.get("toolchain")) != entry.get("toolchain_sha256")):
+                return None, "does not match its toolchain's sha256 (corrupted, or not sealed: store seal)"
             if u is not None and (entry["fn"], entry["config"], entry["seed"]) != (u.fn, u.config, u.seed):
                 return None, "holds another unit than its key's (corrupted)"
             return decode(text), None
@@ -224,9 +259,10 @@ class Store:
         """Write the entry of ``u`` at ``key``, with the toolchain that computed it (``tools``; default this
         process's, :func:`toolchain`)."""
         text = encode(result)
+        tools = tools if tools is not None else toolchain()
         entry = {"format": FORMAT, "fn": u.fn, "config": u.config, "seed": u.seed,
                  "result": text, "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                 "toolchain": tools if tools is not None else toolchain()}
+                 "toolchain": tools, "toolchain_sha256": _toolchain_sha256(tools)}
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".json")
@@ -263,32 +299,20 @@ class Store:
 
 def main(argv=None) -> int:
     """``python -m mtrl_lib.book.store FOLDER [--prune]``: how many of a results store's entries are current
-    under today's code, and (with ``--prune``) delete the stale ones. ``... store migrate FOLDER --from REV``
-    and ``... store rekey FOLDER --from REV [--dry-run]`` move entries to new keys (:mod:`.rekey`)."""
+    under today's code, and (with ``--prune``) delete the stale ones; ``... store seal FOLDER`` adds the
+    toolchain's sha256 to entries written without one. Moving entries to new keys is
+    ``python -m mtrl_lib.book.rekey migrate|rekey FOLDER --from REV`` (:mod:`.rekey`, which imports this module)."""
     import argparse
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("migrate", "rekey"):
-        from . import rekey
-
-        ap = argparse.ArgumentParser(prog=f"python -m mtrl_lib.book.store {argv[0]}",
-                                     description=(rekey.migrate if argv[0] == "migrate" else rekey.rekey).__doc__)
+    if argv and argv[0] == "seal":
+        ap = argparse.ArgumentParser(prog="python -m mtrl_lib.book.store seal", description=Store.seal.__doc__)
         ap.add_argument("folder", type=Path)
-        ap.add_argument("--from", dest="rev", required=True, help="the commit at which the entries are current")
-        if argv[0] == "rekey":
-            ap.add_argument("--dry-run", action="store_true", help="list the changes and the sample; move nothing")
         args = ap.parse_args(argv[1:])
         if not args.folder.is_dir():
             print(f"error: FOLDER must be a results store folder, got {str(args.folder)!r}", file=sys.stderr)
             return 2
-        try:
-            if argv[0] == "migrate":
-                rekey.migrate(args.folder, args.rev)
-            else:
-                rekey.rekey(args.folder, args.rev, dry_run=args.dry_run)
-        except rekey.RefuseError as e:
-            print(f"refused, nothing moved: {e}", file=sys.stderr)
-            return 1
+        print(f"{args.folder}: {Store(args.folder).seal()} entries sealed")
         return 0
     ap = argparse.ArgumentParser(prog="python -m mtrl_lib.book.store", description=main.__doc__)
     ap.add_argument("folder", type=Path)

@@ -206,8 +206,9 @@ def real_data(p) -> int:
     from . import real_data as c7
 
     d = DIGITS_PIXELS
-    train = max(train_bytes(**_fields(c7.train_config(p, d, T, n, 0, p.control)))
-                for T, n in [(T, p.n) for T in p.T_values] + [(1, p.n * p.T_max)])
+    train = max(train_bytes(**_fields(c7.train_config(p, d, T, n, 0, p.control, eta)))
+                for T, n in [(T, p.n) for T in p.T_values] + [(1, p.n * p.T_max)]
+                for eta in (p.eta_W_grid[-1],))          # the step does not change the working set
     n3 = p.n3s[-1]
     probe = F64 * 3 * (n3 + DIGITS_TEST) * (p.m + 1) + ridge_loo_bytes(p.down_tasks, n3, p.m + 1, shared=True)
     return max(train, probe)
@@ -225,8 +226,10 @@ def population_gap(p) -> int:
     for fn, cfg in c8.plan(p).values():
         if fn.__name__ == "population_unit":
             out = max(out, F64 * (8 * cfg["m"] * cfg["d"] + cfg["T"] * (cfg["r"] + 2 * cfg["m"])))
-        else:
-            out = max(out, train_bytes(**cfg))
+        else:       # paired_unit: a run beside its population (head_stop is the unit's, not the run's)
+            run = {k: v for k, v in cfg.items() if k != "head_stop"}
+            pop = F64 * (8 * run["m"] * run["d"] + run["T"] * (run["r"] + 2 * run["m"]))
+            out = max(out, train_bytes(**run) + pop)
     return out
 
 
@@ -238,6 +241,7 @@ ESTIMATORS = {
     "mtrl_lib.experiments.single_task": single_task,
     "mtrl_lib.experiments.head_adaptation": head_adaptation,
     "mtrl_lib.experiments.baselines_and_rates": baselines_and_rates,
+    "mtrl_lib.experiments.rates.setting": baselines_and_rates,       # chapter 6's Params live there
     "mtrl_lib.experiments.real_data": real_data,
     "mtrl_lib.experiments.population_gap": population_gap,
 }
