@@ -305,6 +305,10 @@ def main(argv=None) -> int:
     import argparse
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("migrate", "rekey"):
+        # rekey imports this module (and verify, which imports it too): its command line lives there
+        print(f"error: {argv[0]} is python -m mtrl_lib.book.rekey {argv[0]} FOLDER --from REV", file=sys.stderr)
+        return 2
     if argv and argv[0] == "seal":
         ap = argparse.ArgumentParser(prog="python -m mtrl_lib.book.store seal", description=Store.seal.__doc__)
         ap.add_argument("folder", type=Path)
