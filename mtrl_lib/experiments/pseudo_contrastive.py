@@ -539,9 +539,10 @@ def summary(result: dict, p: Params) -> dict:
                  _pull_summary(result, p, ok)):
         out.update(part)
     # the first screen's headline: check 3's statistic against its null (the test the claim's reading rests on)
-    out["c1_headline"] = (f"after one feature step, the correlation between the task kernel and the change of "
-                          f"feature similarity is {pm(out['c1_pull_corr'], out['c1_pull_corr_ci'], 2)}, against "
-                          f"{out['c1_null_q95']:.2f} for the 95th percentile of labels that carry no information")
+    out["c1_headline"] = (f"the correlation between the task kernel and the change of feature similarity over the "
+                          f"step is {pm(out['c1_pull_corr'], out['c1_pull_corr_ci'], 2)}, against "
+                          f"{out['c1_null_q95']:.2f}, the 95th percentile of the same correlation with shuffled "
+                          f"labels")
     return out
 
 
