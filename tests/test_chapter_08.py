@@ -152,7 +152,14 @@ def test_summary_has_every_name_the_prose_quotes(small):
         assert name in s, name
     for k, v in s.items():
         assert isinstance(v, str) or np.isfinite(v), k
-    assert s["p8_n_family"] == len(ch.comparison_family(res, p)) == 13
+    assert s["p8_n_family"] == len(ch.comparison_family(res, p)) == 14
+    # leaving is censored: its glued form is text (median and counts), never a mean with a half-width
+    for i in range(4):
+        assert isinstance(s[f"p8_leave_n{i}"], str) and f"p8_leave_n{i}_ci" not in s
+        assert s[f"p8_leave_apart_n{i}"] == int(res["apart"][:, i].sum())
+    assert s["p8_leave_later_k"] + s["p8_leave_earlier_k"] + s["p8_leave_open_k"] == len(p.seeds)
+    n_failed, reason = ch.verdict_reason(res, p)
+    assert s["p8_verdict_n_failed"] == n_failed == 1 and reason.startswith("criterion (d) fails")
     assert s["p8_gap_n3"] == pytest.approx(res["gap_n"][:, 3].mean())
     assert s["p8_verdict_word"] == "partly reproduced" and s["p8_stop_criterion_phrase"] == "passes"
     assert s["p8_err_end_fail_n0"] == int((res["err_end"][:, 0] > ch.LEARN_LEVEL).sum())
@@ -193,9 +200,45 @@ def _fake(gap_max=0.02, esc=0.02, end=0.02, pop=0.02):
             "min_error": 0.1 + noise(4), "dist_esc": esc + noise(4), "dist_end": end + noise(4)}
 
 
+def test_leaving_is_read_on_the_distance_and_censored():
+    """Leaving is the first round from the escape on at which the distance exceeds the verdict's level; a seed
+    already past it at the escape is left-censored (its round is a bound) and the text says so, with no mean."""
+    rounds = np.arange(0.0, 12.0, 2.0)
+    dist = np.array([[0.9, 0.3, 0.02, 0.03, 0.06, 0.2],      # escape at index 2, leaves at round 8
+                     [0.9, 0.3, 0.08, 0.09, 0.1, 0.2],       # already apart at the escape (round 4)
+                     [0.9, 0.3, 0.01, 0.01, 0.01, 0.01]])    # never leaves
+    err = np.zeros_like(dist)                                # the difference of errors would say "never"
+    tr = {"round": rounds, "dist": dist, "error": err, "pop": err}
+    out = ch.adapted_rounds(tr, np.array([2, 2, 2]), 10.0)
+    assert list(out["leave"]) == [8.0, 4.0, 10.0]
+    assert list(out["apart"]) == [False, True, False] and list(out["never"]) == [False, False, True]
+    assert ch.leave_text([16, 14, 18], [True] * 3, [False] * 3, 40) == \
+        "≤ 16 (median; all 3 seeds already apart at the escape)"
+    assert ch.leave_text([30, 26, 38], [False] * 3, [False] * 3, 40) == "30 (median; 26 to 38 over seeds)"
+    assert "1 of 3 seeds already apart" in ch.leave_text([16, 26, 38], [True, False, False], [False] * 3, 40)
+    assert "1 of 3 seeds never leave" in ch.leave_text([40, 26, 38], [False] * 3, [True, False, False], 40)
+    # the order of two n2 is known only where censoring leaves it determined
+    res = {"leave": np.array([[16.0, 30.0], [16.0, 16.0], [20.0, 40.0]]),
+           "apart": np.array([[True, False], [True, True], [False, False]]),
+           "never": np.array([[False, False], [False, False], [False, True]])}
+    assert list(ch.leave_order(res)) == [1, 0, 1]
+
+
+def test_cut_text_cuts_to_the_range_and_writes_the_digits_the_half_width_needs():
+    assert ch.cut_text([0.02, 0.014, 0.017, 0.018, 0.016]) == "0.017 ± 0.003"
+    low = ch.cut_text([0.0001, 0.0002, 0.0001, 0.004, 0.0001])
+    assert "cut at 0" in low and "to 0.00" in low and "-" not in low
+    assert "cut at 1" in ch.cut_text([0.99, 0.999, 0.7, 1.0, 0.98])
+    split = ch.split_text(np.array([0.01, 0.02, 1.0, 0.03]), np.array([0.01, 0.02, 1.0, 0.03]) > 0.4, "above")
+    assert split.startswith("median 0.025, 1 of 4 seeds above (mean ")
+
+
 def test_verdict_logic_on_constructed_results():
     p = ch.Params()
     assert ch.verdict(_fake(), p) == "reproduced"
+    assert ch.verdict_reason(_fake(), p) == (0, "every criterion passes")
+    n, reason = ch.verdict_reason(_fake(gap_max=0.08, end=0.2), p)
+    assert n == 2 and reason.startswith("criteria (a) and (d) fail: upper 95% bounds") and "0.05" in reason
     v = ch.verdict(_fake(gap_max=0.08), p)
     assert v.startswith(f"partly reproduced (frozen runs' distance from the population at n2 = {p.n2s[-1]}")
     assert ch.verdict(_fake(esc=0.1), p).startswith("partly reproduced (adapted runs' distance from the "

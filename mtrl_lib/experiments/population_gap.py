@@ -25,14 +25,17 @@ the sampling part wherever it is not much larger than the population's own error
 2. **Adapted heads** (the algorithm of the other chapters): ``rounds_adapted`` rounds at each n2 (n1 = n2). The judged rounds are
    tied to the run: each seed's **escape round** (the first recorded round at which its population's error is at
    most :data:`LEARN_LEVEL`) and the last round. Per n2 and seed: the distance at the escape and at the end, the
-   round at which the run leaves the population (its error first exceeds the population's by more than
-   :data:`GAP_LEVEL` after the escape) and the round of its minimum error.
+   round at which the run leaves the population (the first recorded round from the escape on at which its
+   distance from the population exceeds :data:`GAP_LEVEL`; a seed already that far at the escape is
+   left-censored, "already apart at the escape", and one that never gets that far is right-censored: the prose
+   gives medians with these counts, no mean) and the round of its minimum error.
 3. **Heads stopped at the escape** (the late drift's control): adapted heads at the largest n2 whose head phase
    stops, for run and population alike, once the population's error is at most :data:`LEARN_LEVEL`
    (``head_stop`` of :func:`mtrl_lib.population.paired`); W trains on to ``rounds_adapted``.
 4. **Where it fails**: ``T_small`` tasks at the largest n2 for ``rounds`` rounds, adapted heads and, as the control
-   of the mechanism, frozen heads (at ``eta_W_frozen``, the step of the n2 sweep, under which the few-task
-   population converges within the budget); sigma_r / sigma_1 of W's part inside span(M)
+   of the mechanism, frozen heads (at ``eta_W_frozen``, the step of the n2 sweep; the few-task population need not converge
+   within the budget on every seed: the prose gives the median and counts the seeds whose population ends above
+   :data:`LEARN_LEVEL`); sigma_r / sigma_1 of W's part inside span(M)
    (:func:`mtrl_lib.population.span_ratio`) for runs and population; the ``quadratic`` family with frozen heads
    at the smallest and largest n2 (:func:`mtrl_lib.train.trajectory_unit`: no population, its labels are even, so
    E[y x] = 0 and the closed forms (p1), (p2) do not apply; the chapter derives no second-order step).
@@ -47,7 +50,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..comparisons import SKETCH_SLOPE_MARGIN, Family, equivalent
+from .. import stats
+from ..comparisons import SKETCH_SLOPE_MARGIN, Family, add_pvalue, equivalent
 from ..metrics import RECOVERED_COSINE
 from ..population import paired, paired_unit
 from ..stats import enough_seeds, mean_ci, paired_ci, undecided
@@ -236,15 +240,50 @@ def escape(tr: dict) -> np.ndarray:
 
 def adapted_rounds(tr: dict, i_esc: np.ndarray, last: float) -> dict:
     """Per seed, for one adapted point: ``leave`` (the first recorded round at or after the escape at which the
-    run's error exceeds the population's by more than :data:`GAP_LEVEL`; ``last`` where it never does, counted
-    in ``censored``) and ``min_round`` (the round of the run's smallest recorded error, the first on a tie)
-    with ``min_error``."""
-    rounds = tr["round"]
+    run's distance from its population exceeds :data:`GAP_LEVEL`, the chapter's own measure and level; ``last``
+    where it never does), ``apart`` (the distance already exceeds it at the escape: ``leave`` is then the escape
+    round, an upper bound of when the run left, left-censored), ``never`` (it never does within the run:
+    ``leave`` = ``last`` is a lower bound, right-censored), and ``min_round`` (the round of the run's smallest
+    recorded error, the first on a tie) with ``min_error``."""
+    rounds, seeds = tr["round"], np.arange(len(i_esc))
     after = np.arange(len(rounds))[None, :] >= i_esc[:, None]
-    left = after & (tr["error"] - tr["pop"] > GAP_LEVEL)
+    left = after & (tr["dist"] > GAP_LEVEL)
     j = np.argmin(tr["error"], axis=1)
-    return {"leave": first_round(left, rounds, last), "censored": ~left.any(axis=1),
+    return {"leave": first_round(left, rounds, last), "never": ~left.any(axis=1),
+            "apart": tr["dist"][seeds, i_esc] > GAP_LEVEL,
             "min_round": rounds[j], "min_error": tr["error"][np.arange(len(j)), j]}
+
+
+def leave_text(leave, apart, never, last: float) -> str:
+    """The leaving round of one n2 in words, censoring said: the median over seeds with the seeds already apart
+    at the escape (their value, the escape round, is an upper bound) and those that never leave (``last``, a
+    lower bound) counted; no mean. "≤ 16 (median; all 10 seeds already apart at the escape)", "31 (median; 26
+    to 38 over seeds)", ..."""
+    leave, apart, never = (np.asarray(x) for x in (leave, apart, never))
+    n, ka, kn, med = len(leave), int(apart.sum()), int(never.sum()), float(np.median(leave))
+    if ka == n:
+        return f"≤ {med:g} (median; all {n} seeds already apart at the escape)"
+    if kn == n:
+        return f"> {last:g} (no seed leaves within the {last:g} rounds)"
+    if ka == 0 and kn == 0:
+        return f"{med:g} (median; {leave.min():g} to {leave.max():g} over seeds)"
+    if kn == 0:
+        return f"≤ {med:g} (median; {ka} of {n} seeds already apart at the escape)"
+    if ka == 0:
+        return f"≥ {med:g} (median; {kn} of {n} seeds never leave within {last:g} rounds)"
+    lo = float(np.median(np.where(apart, 0.0, leave)))
+    return (f"median between {lo:g} and {med:g} or later ({ka} of {n} seeds already apart at the escape, {kn} never "
+            f"leave within {last:g} rounds)")
+
+
+def leave_order(res: dict) -> np.ndarray:
+    """Per seed, +1 where the run at the largest n2 certainly leaves later than at the smallest, -1 where it
+    certainly leaves earlier, 0 where censoring (or a tie) leaves the order open: a seed already apart at the
+    escape left at or before its ``leave``, one that never leaves left after it."""
+    lv, ap, nv = res["leave"], res["apart"], res["never"]
+    lo = np.where(ap, -np.inf, np.where(nv, lv + 0.5, lv))
+    hi = np.where(nv, np.inf, lv)
+    return np.where(lo[:, -1] > hi[:, 0], 1, np.where(hi[:, -1] < lo[:, 0], -1, 0))
 
 
 def reduce(per_point: dict, p: Params) -> dict:
@@ -254,8 +293,8 @@ def reduce(per_point: dict, p: Params) -> dict:
     from the population), ``scale_n`` (gap_n / sqrt(d / (T n2)), the sketch's C); ``pop_final`` (seeds,);
     ``gap_T``, ``pop_T`` (seeds, len(T_values)); ``slope_n``, ``slope_T`` (of the sampling part),
     ``slope_n_err``, ``slope_T_err`` (of the run's error). Adapted heads: ``esc_round`` (seeds,), and per n2
-    (seeds, len(n2s)): ``dist_esc``, ``dist_end``, ``err_end``, ``leave``, ``censored``, ``min_round``,
-    ``min_error``; ``pop_end`` (seeds,); ``verdict``."""
+    (seeds, len(n2s)): ``dist_esc``, ``dist_end``, ``err_end``, ``leave``, ``apart``, ``never``,
+    ``min_round``, ``min_error`` (:func:`adapted_rounds`); ``pop_end`` (seeds,); ``verdict``."""
     t = {pt: _traj(rows) for pt, rows in per_point.items()}
     res = {"frozen": {n: t["frozen", n] for n in p.n2s}, "adapted": {n: t["adapted", n] for n in p.n2s},
            "frozen_T": {T: t["frozen_T", T] for T in p.T_values}, "stopped": t["stopped",],
@@ -282,13 +321,49 @@ def reduce(per_point: dict, p: Params) -> dict:
     res["dist_end"] = np.stack([tr["dist"][:, -1] for tr in ad], axis=1)
     res["err_end"] = np.stack([tr["error"][:, -1] for tr in ad], axis=1)
     per_n = [adapted_rounds(tr, i_esc, float(p.rounds_adapted)) for tr in ad]
-    for key in ("leave", "censored", "min_round", "min_error"):
+    for key in ("leave", "apart", "never", "min_round", "min_error"):
         res[key] = np.stack([x[key] for x in per_n], axis=1)
     res["verdict"] = verdict(res, p)
     return res
 
 
 # --------------------------------------------------------------------------------------------- the verdict
+
+def explaining_checks(res: dict, p: Params) -> list[dict]:
+    """The four criteria of part (ii) of :func:`verdict`, each ``{"letter", "passed", "hi"`` (the upper bound
+    compared with :data:`GAP_LEVEL`, None for (b)), ``"what"}``."""
+    hi = lambda x: float(mean_ci(x).hi)
+    return [
+        {"letter": "a", "hi": hi(res["gap_n"][:, -1]), "what": "frozen heads, final window"},
+        {"letter": "b", "hi": None, "what": f"frozen heads: no significant fall from n2 = {p.n2s[0]}",
+         "passed": bool(paired_ci(res["gap_n"][:, -1], res["gap_n"][:, 0]).hi < 0)},
+        {"letter": "c", "hi": hi(res["dist_esc"][:, -1]), "what": "adapted heads at the escape"},
+        {"letter": "d", "hi": hi(res["dist_end"][:, -1]), "what": f"adapted heads at round {p.rounds_adapted}"},
+    ]
+
+
+def verdict_reason(res: dict, p: Params) -> tuple[int, str]:
+    """The number of failed criteria of part (ii) and one clause naming them with their bounds, for the prose and
+    the introduction: "criteria (a), (c) and (d) fail: upper bounds of the distance at n2 = 640 of 0.052
+    (frozen heads, final window), ...". A failed learning criterion (i) is named first."""
+    checks = explaining_checks(res, p)
+    for c in checks:
+        c.setdefault("passed", c["hi"] is not None and c["hi"] < GAP_LEVEL)
+    failed = [c for c in checks if not c["passed"]]
+    learn, _ = criteria(res, p)
+    parts = []
+    if learn:
+        parts.append(f"the learning criterion fails ({len(learn)} of its 4 bounds not below {LEARN_LEVEL:.3f})")
+    if failed:
+        letters = [f"({c['letter']})" for c in failed]
+        names = letters[0] if len(letters) == 1 else ", ".join(letters[:-1]) + " and " + letters[-1]
+        bounds = [f"{c['hi']:.3f} ({c['what']})" if c["hi"] is not None else c["what"] for c in failed]
+        listed = bounds[0] if len(bounds) == 1 else ", ".join(bounds[:-1]) + " and " + bounds[-1]
+        parts.append(f"{'criterion' if len(failed) == 1 else 'criteria'} {names} "
+                     f"{'fails' if len(failed) == 1 else 'fail'}: upper 95% bounds of the distance from the "
+                     f"population at n2 = {p.n2s[-1]} of {listed}, against the level {GAP_LEVEL}")
+    return len(failed), "; ".join(parts) if parts else "every criterion passes"
+
 
 def criteria(res: dict, p: Params) -> tuple[list[str], list[str]]:
     """The verdict's failed criteria, as ``(learning, explaining)`` lists of one-line reasons (see
@@ -351,15 +426,17 @@ def comparison_family(res: dict, p: Params) -> Family:
     """Every comparison behind a glued direction word of the chapter, decided together (Holm, 5%):
     ``pop_moves`` (frozen population's error at the start of the final window minus at the last round, either
     side), ``gap_falls_n`` (frozen sampling part, largest minus smallest n2, below 0), ``gap_T`` (largest minus smallest
-    T, either side), ``leave_later``, ``min_round_later`` (adapted runs' leaving round and round of smallest error,
-    largest minus smallest n2, above 0), ``slope_n_sketch``, ``slope_T_sketch`` (slope minus -1/2, either side), ``adapted_leaves``
+    T, either side), ``leave_later`` (adapted runs' leaving round, largest against smallest n2, later: a two-sided sign test
+    over the seeds whose order censoring leaves determined, :func:`leave_order`), ``min_round_later`` (round of
+    the smallest error, largest minus smallest n2, above 0), ``slope_n_sketch``, ``slope_T_sketch`` (slope minus -1/2, either side), ``adapted_leaves``
     (log of the adapted distance at the last round over that at the escape, largest n2, above 0), ``stop_holds``
     (log of the distance at the last round, heads stopped at the escape over constant head step, largest n2,
     below 0: both on logs, since a seed that fails puts a distance near 1 beside others near 0.1, and one such
     seed would decide a t test on differences),
     ``small_T_fails`` and ``small_T_frozen_fails`` (few-task runs' final error minus their population's, adapted
     and frozen heads, above 0), ``small_T_heads`` (few-task runs' final error, adapted minus frozen heads, either
-    side), ``even_learns`` (even family's final error at the largest n2 minus
+    side), ``small_T_pop_ratio`` (log of the few-task populations' final in-span ratio, frozen over adapted
+    heads, either side), ``even_learns`` (even family's final error at the largest n2 minus
     :data:`LEARN_LEVEL`, below 0). A slope that cannot be fitted (a value <= 0) is left out of the family."""
     fam = Family()
     fin = lambda tr, key: final(tr[key], tr["round"])
@@ -370,13 +447,17 @@ def comparison_family(res: dict, p: Params) -> Family:
     for name in ("slope_n", "slope_T"):
         if np.isfinite(res[name]).all():
             fam.test(f"{name}_sketch", res[name], null=SKETCH_SLOPE, side="either")
-    for name in ("leave", "min_round"):          # leave_later, min_round_later
-        fam.test(f"{name}_later", res[name][:, -1] - res[name][:, 0], side="above")
+    above, below, p_above = stats.sign_test(leave_order(res))
+    p_below = stats.sign_test(-leave_order(res))[2]
+    add_pvalue(fam, "leave_later", min(1.0, 2 * min(p_above, p_below)), above > below)
+    fam.test("min_round_later", res["min_round"][:, -1] - res["min_round"][:, 0], side="above")
     fam.test("adapted_leaves", log_ratio(res["dist_end"][:, -1], res["dist_esc"][:, -1]), side="above")
     fam.test("stop_holds", log_ratio(res["stopped"]["dist"][:, -1], res["dist_end"][:, -1]), side="below")
     for name, tr in (("small_T_fails", res["small_T"]), ("small_T_frozen_fails", res["small_T_frozen"])):
         fam.test(name, fin(tr, "error") - fin(tr, "pop"), side="above")
     fam.test("small_T_heads", fin(res["small_T"], "error") - fin(res["small_T_frozen"], "error"), side="either")
+    fam.test("small_T_pop_ratio", log_ratio(fin(res["small_T_frozen"], "pop_ratio"), fin(res["small_T"], "pop_ratio")),
+             side="either")
     even = res["even"][p.n2s[-1]]
     fam.test("even_learns", fin(even, "error"), null=LEARN_LEVEL, side="below")
     return fam.decide()
@@ -395,6 +476,39 @@ def _ci(out: dict, name: str, x) -> None:
     """``out[name]``, ``out[name + "_ci"]``: mean over seeds and the half-width of its 95% t interval."""
     iv = mean_ci(x)
     out[name], out[f"{name}_ci"] = float(iv.mean), float(iv.half)
+
+
+def cut_text(x, digits: int = 3) -> str:
+    """Mean ± half-width of a quantity in [0, 1] (an error, a distance, a ratio sigma_r / sigma_1), written to the
+    digits its half-width needs (:func:`mtrl_lib.stats.pm`, and at least two significant digits of the mean);
+    where the 95% interval reaches past 0 or 1, the interval cut there, in words."""
+    x = np.asarray(x, dtype=float).ravel()
+    iv, b = mean_ci(x), stats.bounded_ci(x)
+    mean, half = float(iv.mean), float(iv.half)
+    dec = digits
+    if 0 < half < np.inf:
+        dec = max(dec, -int(np.floor(np.log10(half))))
+    if 0 < abs(mean) < np.inf:
+        dec = max(dec, -int(np.floor(np.log10(abs(mean)))) + 1)
+    if not b.cut and 0 < abs(mean) < 1e-4 and half < abs(mean):  # a round-off-sized value: a power of ten
+        e = int(np.floor(np.log10(abs(mean))))
+        return f"({stats.pm(mean / 10 ** e, half / 10 ** e, 2)}) × 10^{e}"
+    if not b.cut:
+        return stats.pm(mean, half, dec)
+    at = "1" if b.hi == 1.0 and float(iv.hi) > 1.0 else "0"
+    return f"{mean:.{dec}f} (95% interval {b.lo:.{dec}f} to {b.hi:.{dec}f}, cut at {at})"
+
+
+def split_text(x, failed, what: str) -> str:
+    """Median and "k of n" beside the (cut) mean where seeds split: "median 0.012, 2 of 10 seeds above the recovery
+    level (mean 0.135 (95% interval 0.000 to 0.354, cut at 0))"; the plain :func:`cut_text` where none fails."""
+    x, failed = np.asarray(x, float).ravel(), np.asarray(failed, bool).ravel()
+    k, n = int(failed.sum()), len(x)
+    if k == 0:
+        return cut_text(x)
+    if k == n:
+        return f"{cut_text(x)} (every seed {what})"
+    return f"median {np.median(x):.3f}, {k} of {n} seeds {what} (mean {cut_text(x)})"
 
 
 def _decided(fam: Family, name: str, yes: str, no: str) -> str:
@@ -507,17 +621,31 @@ def adapted_numbers(res: dict, p: Params) -> dict:
     RMS entry at the escape and at the last round (p8_heads_esc, p8_heads_end, largest n2, with _ci);
     p8_adapted_phrase; the stopped-heads arm: p8_stop_round, p8_stop_dist_end, p8_stop_err_end,
     p8_stop_pop_end (with _ci), p8_stop_gain (adapted minus stopped distance at the last round, paired, _ci),
-    p8_stop_ratio (their geometric-mean ratio, adapted over stopped), p8_stop_phrase; p8_esc_end_ratio (the
-    adapted distance at the last round over that at the escape, geometric mean over seeds); p8_leave_phrase, p8_min_round_phrase (whether each comes later at the largest n2 than at the
-    smallest, Holm); p8_n2s_words (the n2 values in words)."""
+    p8_stop_ratio (their geometric-mean ratio, adapted over stopped, with p8_stop_ratio_lo, _hi: the 95%
+    interval of the ratio, from the t interval of the logarithms, the test behind p8_stop_phrase),
+    p8_stop_phrase; p8_esc_end_ratio (the adapted distance at the last round over that at the escape, geometric
+    mean over seeds, with _lo, _hi likewise); p8_leave_phrase, p8_min_round_phrase (whether each comes later at
+    the largest n2 than at the smallest, Holm), p8_leave_later_k, p8_leave_earlier_k, p8_leave_open_k (seeds
+    whose leaving round is certainly later, certainly earlier, or left open by censoring: the sign test's
+    counts); p8_n2s_words (the n2 values in words). Leaving (:func:`adapted_rounds`) is censored, so
+    p8_leave_n{i} is text (:func:`leave_text`: median, bound and counts; no mean and no _ci), with
+    p8_leave_med_n{i} (the median, a bound where censored), p8_leave_apart_n{i} (seeds already apart at the
+    escape) and p8_leave_never_n{i} (seeds that never leave); the table's [0, 1] quantities have _text forms cut
+    to [0, 1] (:func:`cut_text`)."""
     fam, out = comparison_family(res, p), {}
     _ci(out, "p8_esc_round", res["esc_round"])
     out["p8_esc_min"], out["p8_esc_max"] = int(res["esc_round"].min()), int(res["esc_round"].max())
     _ci(out, "p8_pop_end", res["pop_end"])
     for i in range(len(p.n2s)):                   # p8_<q>_n{i} for each adapted quantity q
-        for q in ("dist_esc", "dist_end", "leave", "min_round", "min_error", "err_end"):
+        for q in ("dist_esc", "dist_end", "min_round", "min_error", "err_end"):
             _ci(out, f"p8_{q}_n{i}", res[q][:, i])
-        out[f"p8_leave_cens_n{i}"] = int(res["censored"][:, i].sum())
+        for q in ("dist_esc", "dist_end", "min_error", "err_end"):
+            out[f"p8_{q}_n{i}_text"] = cut_text(res[q][:, i])
+        out[f"p8_leave_n{i}"] = leave_text(res["leave"][:, i], res["apart"][:, i], res["never"][:, i],
+                                           float(p.rounds_adapted))
+        out[f"p8_leave_med_n{i}"] = float(np.median(res["leave"][:, i]))
+        out[f"p8_leave_apart_n{i}"] = int(res["apart"][:, i].sum())
+        out[f"p8_leave_never_n{i}"] = int(res["never"][:, i].sum())
         out[f"p8_err_end_med_n{i}"] = float(np.median(res["err_end"][:, i]))
         out[f"p8_err_end_fail_n{i}"] = int((res["err_end"][:, i] > LEARN_LEVEL).sum())
     tr = res["adapted"][p.n2s[-1]]
@@ -527,6 +655,8 @@ def adapted_numbers(res: dict, p: Params) -> dict:
     out["p8_adapted_phrase"] = _decided(fam, "adapted_leaves", "grows significantly after the escape",
                                         "does not grow significantly after the escape")
     out["p8_esc_end_ratio"] = float(np.exp(log_ratio(res["dist_end"][:, -1], res["dist_esc"][:, -1]).mean()))
+    iv = mean_ci(log_ratio(res["dist_end"][:, -1], res["dist_esc"][:, -1]))
+    out["p8_esc_end_ratio_lo"], out["p8_esc_end_ratio_hi"] = float(np.exp(iv.lo)), float(np.exp(iv.hi))
     st = res["stopped"]
     _ci(out, "p8_stop_round", st["stop"])
     _ci(out, "p8_stop_dist_end", st["dist"][:, -1])
@@ -534,11 +664,19 @@ def adapted_numbers(res: dict, p: Params) -> dict:
     _ci(out, "p8_stop_pop_end", st["pop"][:, -1])
     _ci(out, "p8_stop_gain", res["dist_end"][:, -1] - st["dist"][:, -1])
     out["p8_stop_ratio"] = float(np.exp(log_ratio(res["dist_end"][:, -1], st["dist"][:, -1]).mean()))
+    iv = mean_ci(log_ratio(res["dist_end"][:, -1], st["dist"][:, -1]))
+    out["p8_stop_ratio_lo"], out["p8_stop_ratio_hi"] = float(np.exp(iv.lo)), float(np.exp(iv.hi))
+    for q, x in (("stop_dist_end", st["dist"][:, -1]), ("stop_err_end", st["error"][:, -1]),
+                 ("stop_pop_end", st["pop"][:, -1])):
+        out[f"p8_{q}_text"] = cut_text(x)
     out["p8_stop_phrase"] = _decided(fam, "stop_holds", "significantly smaller", "not significantly smaller")
     out["p8_n2s_words"] = _words(p.n2s)
     for name in ("leave", "min_round"):           # p8_leave_phrase, p8_min_round_phrase
         out[f"p8_{name}_phrase"] = _decided(fam, f"{name}_later", "comes significantly later",
                                             "does not come significantly later")
+    order = leave_order(res)
+    out["p8_leave_later_k"], out["p8_leave_earlier_k"] = int((order > 0).sum()), int((order < 0).sum())
+    out["p8_leave_open_k"] = int((order == 0).sum())
     return out
 
 
@@ -549,7 +687,11 @@ def regime_numbers(res: dict, p: Params) -> dict:
     p8_small_T_heads (adapted minus frozen runs' final error, paired, _ci) and p8_small_T_heads_phrase; the same
     ratio for T tasks, adapted heads at the last round (p8_ratio_pop_end, p8_ratio_end_nmax) and frozen heads
     (p8_ratio_pop_frozen); the quadratic family: p8_even_nmin, p8_even_nmax (final errors, with _ci),
-    p8_even_phrase."""
+    p8_even_phrase. The [0, 1] quantities also as text cut to [0, 1] (``_text``, :func:`cut_text`); the
+    few-task errors with their median and the count of seeds above the recovery level where seeds split
+    (p8_<arm>_pop_text, p8_<arm>_err_text, :func:`split_text`; p8_<arm>_pop_fail, p8_<arm>_err_fail);
+    p8_small_T_pop_ratio_phrase (the frozen few-task population's ratio against the adapted one's, Holm) and
+    p8_small_T_mechanism (the reading, said only where the ratios and the runs' errors are ordered alike)."""
     fam, out = comparison_family(res, p), {}
     fin = lambda tr, key: final(tr[key], tr["round"])
     for arm in ("small_T", "small_T_frozen"):     # p8_small_T_*, p8_small_T_frozen_*
@@ -559,29 +701,67 @@ def regime_numbers(res: dict, p: Params) -> dict:
         _ci(out, f"p8_{arm}_pop_ratio", fin(tr, "pop_ratio"))
         _ci(out, f"p8_{arm}_ratio", fin(tr, "ratio"))
         out[f"p8_{arm}_phrase"] = _decided(fam, f"{arm}_fails", "significantly above", "not significantly above")
+        for q in ("pop", "error"):                # p8_<arm>_pop_text, p8_<arm>_err_text (median, k of n)
+            x = fin(tr, q)
+            out[f"p8_{arm}_{'pop' if q == 'pop' else 'err'}_text"] = split_text(x, x > LEARN_LEVEL,
+                                                                             "above the recovery level")
+            out[f"p8_{arm}_{'pop' if q == 'pop' else 'err'}_fail"] = int((x > LEARN_LEVEL).sum())
+        for q in ("pop_ratio", "ratio"):
+            out[f"p8_{arm}_{q}_text"] = cut_text(fin(tr, q))
     gap = fin(res["small_T"], "error") - fin(res["small_T_frozen"], "error")
     _ci(out, "p8_small_T_heads", gap)
     out["p8_small_T_heads_phrase"] = (("significantly above" if gap.mean() > 0 else "significantly below")
                                       if fam["small_T_heads"] else "not significantly different from")
+    # the mechanism sentence: said only where the populations' ratios and the runs' errors are ordered alike
+    # (the arm whose population keeps its weakest in-span direction stronger ends with the smaller run error)
+    ratio = log_ratio(fin(res["small_T_frozen"], "pop_ratio"), fin(res["small_T"], "pop_ratio"))
+    ratio_word = ("larger" if ratio.mean() > 0 else "smaller") if fam["small_T_pop_ratio"] else "undecided"
+    err_word = ("smaller" if gap.mean() > 0 else "larger") if fam["small_T_heads"] else "undecided"
+    # frozen heads' population ratio larger and their runs' error smaller (or both the other way): ordered alike
+    alike = {ratio_word, err_word} == {"larger", "smaller"}
+    out["p8_small_T_pop_ratio_phrase"] = {"larger": "significantly larger than", "smaller":
+                                          "significantly smaller than"}.get(ratio_word, "not significantly different from")
+    if alike:
+        out["p8_small_T_mechanism"] = (
+            "The two arms are ordered alike on both counts: the arm whose population keeps its weakest in-span "
+            "direction at the larger fraction of its strongest also ends with the smaller run error. That fits a "
+            "reading in which a run keeps a direction of span(M) only while that direction outweighs the run's "
+            "sampling noise outside span(M); this chapter does not test that mechanism")
+    else:
+        out["p8_small_T_mechanism"] = (
+            "The two arms are not ordered alike on both counts (population ratio and run error), so these runs "
+            "give no support to a reading in which a run keeps a direction of span(M) only while it outweighs the "
+            "run's sampling noise")
     ad = res["adapted"][p.n2s[-1]]
     _ci(out, "p8_ratio_pop_end", ad["pop_ratio"][:, -1])
     _ci(out, "p8_ratio_end_nmax", ad["ratio"][:, -1])
     _ci(out, "p8_ratio_pop_frozen", fin(res["frozen"][p.n2s[-1]], "pop_ratio"))
     _ci(out, "p8_even_nmin", fin(res["even"][p.n2s[0]], "error"))
     _ci(out, "p8_even_nmax", fin(res["even"][p.n2s[-1]], "error"))
+    for name, x in (("ratio_pop_end", ad["pop_ratio"][:, -1]), ("ratio_end_nmax", ad["ratio"][:, -1]),
+                    ("ratio_pop_frozen", fin(res["frozen"][p.n2s[-1]], "pop_ratio")),
+                    ("even_nmin", fin(res["even"][p.n2s[0]], "error")),
+                    ("even_nmax", fin(res["even"][p.n2s[-1]], "error"))):
+        out[f"p8_{name}_text"] = cut_text(x)
     out["p8_even_phrase"] = _decided(fam, "even_learns", "learn span(M) (final error significantly below",
                                      "do not clearly learn span(M) (final error not significantly below")
     return out
 
 
 def verdict_numbers(res: dict, p: Params) -> dict:
-    """p8_verdict (the whole verdict, reasons included), p8_verdict_word (its first words), p8_gap_nmax_hi,
+    """p8_verdict (the whole verdict, reasons included), p8_verdict_word (its first words), p8_verdict_n_failed
+    and p8_verdict_reason (:func:`verdict_reason`: how many of the four explaining criteria fail, and one clause
+    naming them), p8_headline (the headline numbers of the first screen), p8_gap_nmax_hi,
     p8_dist_esc_hi, p8_dist_end_hi (the upper bounds the criteria compare); the positive control of criterion
     (d): p8_stop_dist_end_hi (its bound for the heads stopped at the escape) and p8_stop_criterion_phrase
     ("passes" or "fails too")."""
     hi = lambda x: float(mean_ci(x).hi)
     stop = hi(res["stopped"]["dist"][:, -1])
+    n_failed, reason = verdict_reason(res, p)
     return {"p8_verdict": res["verdict"], "p8_verdict_word": verdict_word(res, p),
+            "p8_verdict_n_failed": n_failed, "p8_verdict_reason": reason,
+            "p8_headline": (f"the frozen-head runs' distance from their population at n2 = {p.n2s[-1]} is "
+                            f"{cut_text(res['gap_n'][:, -1])} (the verdict's level: {GAP_LEVEL})"),
             "p8_gap_nmax_hi": hi(res["gap_n"][:, -1]), "p8_dist_esc_hi": hi(res["dist_esc"][:, -1]),
             "p8_dist_end_hi": hi(res["dist_end"][:, -1]), "p8_stop_dist_end_hi": stop,
             "p8_stop_criterion_phrase": "passes" if stop < GAP_LEVEL else "fails too"}

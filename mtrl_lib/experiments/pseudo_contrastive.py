@@ -526,7 +526,8 @@ ERROR_KEYS = ("grad_rel_err", "train_grad_rel_err", "heads_rel_err", "loss_rel_e
 
 
 def summary(result: dict, p: Params) -> dict:
-    """Every number and computed phrase the chapter's prose quotes, by glue name (all start with ``c1_``;
+    """Every number and computed phrase the chapter's prose quotes, by glue name (all start with ``c1_``; c1_headline
+    is the first screen's number;
     ``_ci`` is the half-width of a 95% t interval of the mean over seeds, ``_text`` a mean with its half-width
     written out to the digits the half-width needs)."""
     ok = criteria(result, p)
@@ -537,6 +538,11 @@ def summary(result: dict, p: Params) -> dict:
     for part in (_grad_summary(result, ok), _logistic_summary(result, p, fam), _kernel_summary(result, p, ok),
                  _pull_summary(result, p, ok)):
         out.update(part)
+    # the first screen's headline: check 3's statistic against its null (the test the claim's reading rests on)
+    out["c1_headline"] = (f"the correlation between the task kernel and the change of feature similarity over the "
+                          f"step is {pm(out['c1_pull_corr'], out['c1_pull_corr_ci'], 2)}, against "
+                          f"{out['c1_null_q95']:.2f}, the 95th percentile of the same correlation with shuffled "
+                          f"labels")
     return out
 
 

@@ -595,18 +595,25 @@ def own_phrase(passed: bool) -> str:
 
 
 def summary_sections(res: dict, p: Params) -> dict[str, dict]:
-    """Every number and phrase the chapter quotes, by the section of the page that quotes it: ``setting``,
+    """Every number and phrase the chapter quotes, by the section of the page that quotes it: ``first`` (the
+    verdict and the headline numbers of the first screen, c5_verdict and c5_headline), ``setting``,
     ``directions``, ``energy``, ``downstream``, ``explore``, ``verdict``. Means come with ``_ci`` (95% t
     half-width over runs); ``*_relation`` / ``*_vs_*`` phrases are decisions of :func:`comparison_family`."""
     s, ps, mt, i = res["single"], res["paired"], res["multi"], res["i_n3"]
     fam = comparison_family(res, p)
     own_ok = criteria(res, p)[0][1]
-    return {"setting": {**_setting(p), "c5_family_size": len(fam), "c5_sign_level": SIGN_LEVEL},
+    down = _downstream(ps, mt, i, fam, family_values(res, p), orthogonal_word(res, p))
+    first = {"c5_verdict": verdict(res, p),
+             "c5_headline": (f"on new tasks orthogonal to a single task's direction, its features reach accuracy "
+                             f"{down['c5_acc_orthogonal_single_text']} against {down['c5_acc_orthogonal_multi_text']} "
+                             f"for multi-task features at the same total budget ({p.n3} downstream samples)")}
+    return {"first": first,
+            "setting": {**_setting(p), "c5_family_size": len(fam), "c5_sign_level": SIGN_LEVEL},
             "directions": {**_directions(s, ps, mt, p, fam), "c5_own_phrase": own_phrase(own_ok)},
             "energy": _energy(s, mt, p, fam),
-            "downstream": _downstream(ps, mt, i, fam, family_values(res, p), orthogonal_word(res, p)),
+            "downstream": down,
             "explore": explore_numbers(),
-            "verdict": {"c5_verdict": verdict(res, p), **bounds(res, p), "c5_min_seeds": stats.MIN_SEEDS}}
+            "verdict": {**bounds(res, p), "c5_min_seeds": stats.MIN_SEEDS}}
 
 
 def summary(res: dict, p: Params) -> dict:
