@@ -30,6 +30,21 @@ def test_what_a_value_is_comes_from_its_name_and_value():
     assert describe("c2_odd", GLUED, PARAMS, meanings, {"c2_o*": "the odd one"}) == ("the odd one.", True)
 
 
+def test_a_median_says_it_is_a_median():
+    """Chapter 2's medians (suffix _median), chapter 8's (part _med_): a median over the seeds, of what the rest
+    of the name says; a chapter's own note that already says median is kept as it is."""
+    glued = {**GLUED, "c2_linear_err_T_mid_median": 0.988, "p8_err_end_med_n2": 0.2, "c1_grad_rel_err_median": 1e-15}
+    said = {k: describe(k, glued, PARAMS)[0] for k in ("c2_linear_err_T_mid_median", "p8_err_end_med_n2")}
+    for text in said.values():
+        assert text.startswith("A median over 10 seeds") and "an error" in text and "mean" not in text, text
+    own = {"c1_*_median": "The median over the seeds of a relative error of check 1"}
+    assert describe("c1_grad_rel_err_median", glued, PARAMS, notes=own)[0] == own["c1_*_median"] + "."
+    # a chapter's note that does not say median gets the kind before it; a word that merely contains med does not
+    assert describe("c2_err_T1_median", glued, PARAMS, notes={"c2_err_T*": "The final error"})[0] == (
+        "A median over 10 seeds (the middle seed's value, which a few failing seeds do not move): the final error.")
+    assert "median" not in describe("c2_medal_err", {"c2_medal_err": 0.3}, PARAMS)[0]
+
+
 def test_every_chapter_parameter_has_a_meaning():
     for c in CHAPTERS:
         meanings = c.meanings()

@@ -47,6 +47,31 @@ def test_a_value_that_was_not_computed_says_so():
     assert rows[-1] == "| real data? | not computed at paper scale yet |"     # chapter 7 not run at all
 
 
+def test_what_the_page_would_show_as_not_computed_is_named_in_one_line():
+    """A published chapter that lacks a value the intro quotes, and chapters not published at all: each is named
+    (make site and make publish refuse such a page); a complete publication gives None."""
+    data = _data({"c2_verdict": "reproduced"})
+    gaps = ps.lacking(data, INTRO)
+    assert "02_subspace_recovery:c2_err_Tmax" in gaps and "07_real_data" in gaps and "02_subspace_recovery" not in gaps
+    line = ps.incomplete_line(data, INTRO)
+    assert "\n" not in line and "02_subspace_recovery:c2_err_Tmax" in line and "not computed" in line
+    full = _data({"c2_verdict": "reproduced", "c2_err_Tmax": 0.02}, {"rd_acc_multi": 0.8})
+    for c in CHAPTERS:
+        full["chapters"].setdefault(c.name, {**full["chapters"]["07_real_data"], "glued": {}})
+    assert ps.lacking(full, INTRO) == [] and ps.incomplete_line(full, INTRO) is None
+    assert ps.NOT_COMPUTED not in ps.render(full, INTRO)
+    assert ps.lacking(None, INTRO) == ["every chapter"]
+
+
+def test_a_strict_page_that_would_show_not_computed_is_refused_and_not_written(tmp_path):
+    (tmp_path / "pub.json").write_text(json.dumps(_data({"c2_verdict": "reproduced"})))
+    with pytest.raises(ps.IncompletePage) as e:
+        ps.write_page(tmp_path / "p.md", tmp_path / "pub.json", strict=True)
+    assert "\n" not in str(e.value) and "the page was not written" in str(e.value)
+    assert not (tmp_path / "p.md").exists()
+    assert ps.NOT_COMPUTED in ps.write_page(tmp_path / "p.md", tmp_path / "pub.json").read_text()   # a plain build
+
+
 def test_tasks_table_has_every_paper_T_with_its_interval():
     Ts = get_chapter("02_subspace_recovery").profile("paper")["T_values"]
     glued = {}

@@ -45,6 +45,13 @@ def test_parameter_parsing_and_validation():
     assert resolve(c, "quick", {"d": 50}).d == 50
     assert resolve(c, "quick", {"eta_a": 2}).eta_a == 2.0
     assert resolve(c, "paper", {}).d == c.paper["d"]
+    with pytest.raises(ParameterError) as e:           # a near miss names the parameter it was probably meant to be
+        resolve(c, "quick", {"seedz": 3})
+    assert "unknown parameter 'seedz' for chapter" in str(e.value) and "(did you mean seeds?)" in str(e.value)
+    assert "\n" not in str(e.value) and "its parameters are: " in str(e.value)
+    with pytest.raises(ParameterError) as e:           # nothing close: no guess
+        resolve(c, "quick", {"colour": 3})
+    assert "did you mean" not in str(e.value)
     for bad, match in [({"dd": 1}, "unknown parameter 'dd'"), ({"d": "abc"}, "d must be an integer"),
                        ({"r": 500}, r"r must be an integer in \[1, 100\], got 500"),
                        ({"T": 0}, "T must be an integer in")]:
@@ -56,6 +63,8 @@ def test_parameter_parsing_and_validation():
     (["run", "no_such_chapter"], "chapter must be one of"),
     (["run", "01_pseudo_contrastive", "-p", "r", "500"], "r must be an integer in [1, 100], got 500"),
     (["run", "01_pseudo_contrastive", "-p", "colour", "red"], "unknown parameter 'colour'"),
+    (["run", "01_pseudo_contrastive", "-p", "seedz", "3"], "unknown parameter 'seedz' for chapter 01_pseudo_contrastive "
+                                                          "(did you mean seeds?); its parameters are: "),
     (["run", "01_pseudo_contrastive", "-p", "d", "fifty"], "d must be an integer, got 'fifty'"),
     (["run", "01_pseudo_contrastive", "--profile", "huge"], "invalid choice"),
 ])

@@ -88,6 +88,33 @@ def test_the_command_line_exits_1_with_one_line_naming_every_chapter_and_the_cou
         assert f"{c.name} ({n} of the {n} units" in line
 
 
+def test_the_site_refuses_in_one_line_a_paper_scale_page_that_would_show_not_computed(tmp_path, monkeypatch):
+    """published/paper-scale.json older than the intro (a value the page quotes is missing): make site stops with
+    one line naming it and saying to run make publish, before writing a page, and leaves _build/site,
+    book/chapters and every tracked file as they were. (The chapters' execution is skipped: it is not what is
+    checked here.)"""
+    from mtrl_lib.book import paper_scale as ps
+    from mtrl_lib.book import site as S
+
+    data = json.loads((ROOT / "published" / "paper-scale.json").read_text())
+    glued = data["chapters"]["02_subspace_recovery"]["glued"]
+    dropped = next(m.group(2) for m in ps.GLUE_REF.finditer(ps.INTRO.read_text())
+                   if m.group(1) == "02_subspace_recovery" and m.group(2) in glued)
+    del glued[dropped]
+    (tmp_path / "paper-scale.json").write_text(json.dumps(data))
+    monkeypatch.setattr(ps, "PUBLISHED", tmp_path / "paper-scale.json")
+    monkeypatch.setattr(S, "_execute", lambda *a, **k: None)
+    page = ps.PAGE.read_text() if ps.PAGE.exists() else None
+    before, site, executed = git_status(), _snapshot(SITE), _snapshot(EXECUTED)
+    with pytest.raises(S.SiteFailed) as e:
+        S.build_site(1, log=lambda line: None, chapters=CHAPTERS[:1])
+    line = str(e.value)
+    assert "\n" not in line and line.startswith("make site:") and line.endswith("run make publish"), line
+    assert f"02_subspace_recovery:{dropped}" in line and "not computed" in line
+    assert git_status() == before and _snapshot(SITE) == site and _snapshot(EXECUTED) == executed
+    assert (ps.PAGE.read_text() if ps.PAGE.exists() else None) == page
+
+
 def test_a_refusal_names_each_chapter_and_its_count():
     from mtrl_lib.book.runner import Outcome
     from mtrl_lib.book.site import refusal
@@ -167,6 +194,16 @@ def test_built_with_a_repository_every_page_and_chapter_links_to_the_code(built_
             assert "book/chapters/" not in html and "colab.research.google.com/github/" + REPO + "/blob/main" not in html
     get = (SITE / "reproducing.html").read_text()
     assert f"git clone https://github.com/{REPO}.git" in re.sub(r"<[^>]+>", "", get)
+
+
+@pytest.mark.slow
+def test_no_page_of_either_book_shows_a_value_as_not_computed(built_site):
+    """The published paper-scale.json is as new as the intro and the chapters: no page says "(not computed)"."""
+    from mtrl_lib.book.paper_scale import NOT_COMPUTED
+
+    found = [p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html")
+             if "_static" not in p.parts and NOT_COMPUTED in re.sub(r"<[^>]+>", "", p.read_text())]
+    assert not found, f"{NOT_COMPUTED} on: {', '.join(found)}"
 
 
 @pytest.mark.slow

@@ -4,8 +4,9 @@
 //  2. Glued numbers say where they come from: hovering or focusing one (span.mtrl-glued, made by
 //     book/_ext/glued_eval.py) shows its note beside it; the note is also its aria-describedby text, which a
 //     screen reader reads. Escape hides it; it stays while the pointer is over it.
-//  3. A display equation too wide for the screen is marked (mtrl-scrolls): it shows a sideways-scroll cue and
-//     can be scrolled from the keyboard.
+//  3. A display equation or a table too wide for the screen is marked (mtrl-scrolls): it shows a sideways-scroll
+//     cue and can be scrolled from the keyboard. A table a cell printed as HTML is put in a box of its own that
+//     scrolls (div.mtrl-table-box), and a table's caption wraps to the width of its box.
 //  4. Printing is light, whatever the theme on screen.
 (function () {
   "use strict";
@@ -38,7 +39,10 @@
   function captionOf(img) {
     var fig = img.closest("figure");
     var cap = fig && fig.querySelector("figcaption");
-    return cap ? cap.textContent.replace(/\s+/g, " ").trim() : (img.getAttribute("alt") || "");
+    if (!cap) return img.getAttribute("alt") || "";
+    cap = cap.cloneNode(true);                       // without the caption's anchor link (its text is "#")
+    Array.prototype.forEach.call(cap.querySelectorAll(".headerlink"), function (a) { a.remove(); });
+    return cap.textContent.replace(/\s+/g, " ").trim();
   }
 
   function openFigure(img) {
@@ -139,12 +143,38 @@
     window.addEventListener("resize", function () { if (shownFor) showNote(shownFor); });
   }
 
-  // -------------------------------------------------------------------------- 3. equations that scroll
+  // ------------------------------------------------------------------- 3. equations and tables that scroll
+  var TABLE_BOXES = ".table-wrapper, .pst-scrollable-table-container, .mtrl-table-box";
+
+  function boxTables() {
+    Array.prototype.forEach.call(article().querySelectorAll("table"), function (t) {
+      if (!t.closest(TABLE_BOXES + ", .mtrl-explorer, .mtrl-tip")) {
+        var box = document.createElement("div");
+        box.className = "mtrl-table-box";
+        t.parentNode.insertBefore(box, t);
+        box.appendChild(t);
+      }
+      var cap = t.querySelector(":scope > caption");
+      if (cap && !cap.querySelector(":scope > .mtrl-caption-text")) {
+        var text = document.createElement("span");
+        text.className = "mtrl-caption-text";
+        while (cap.firstChild) text.appendChild(cap.firstChild);
+        cap.appendChild(text);
+      }
+    });
+  }
+
   function markEquations() {
     Array.prototype.forEach.call(article().querySelectorAll('mjx-container[display="true"]'), function (m) {
       var over = m.scrollWidth > m.clientWidth + 1;
       m.classList.toggle("mtrl-scrolls", over);
       if (over && !m.hasAttribute("tabindex")) m.tabIndex = 0;    // keyboard users can scroll it too
+    });
+    Array.prototype.forEach.call(article().querySelectorAll(TABLE_BOXES), function (box) {
+      box.style.setProperty("--mtrl-box-width", box.clientWidth + "px");
+      var over = box.scrollWidth > box.clientWidth + 1;
+      box.classList.toggle("mtrl-scrolls", over);
+      if (over) box.tabIndex = 0;
     });
   }
 
@@ -173,6 +203,7 @@
   }
 
   function init() {
+    boxTables();
     setupFigures();
     setupNotes();
     setupEquations();

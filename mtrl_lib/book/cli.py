@@ -229,6 +229,7 @@ def _on_interrupt(what: str, staging: list[Path]):
 
 def cmd_book(args) -> int:
     from .bookcache import book_lock
+    from .paper_scale import IncompletePage
     from .runner import BUILD, ChapterFailed, build_html, execute_all
 
     if args.jobs < 1:
@@ -262,9 +263,12 @@ def cmd_book(args) -> int:
             print(f"paper-scale results: {publish(EXECUTED).relative_to(ROOT)}", file=sys.stderr)
             print(prune_unread(ROOT / PUBLISHED_STORE, EXECUTED), file=sys.stderr)
         try:
-            html = build_html()
+            html = build_html(complete_paper_page=args.publish)
         except ChapterFailed as e:
             print(str(e), file=sys.stderr)
+            return 1
+        except IncompletePage as e:        # the chapters just published glue fewer values than the page quotes
+            print(f"make publish: {e} (the paper-profile chapters glue no such values)", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             raise _Interrupted("the HTML build (_build/html is unchanged)") from None

@@ -8,6 +8,7 @@ parameter, the value and what is allowed.
 from __future__ import annotations
 
 import ast
+import difflib
 import typing
 
 from papermill.cli import _resolve_type
@@ -72,8 +73,10 @@ def resolve(chapter: Chapter, profile: str, overrides: dict):
     hints = chapter.field_types()
     for name, value in overrides.items():
         if name not in hints:
-            raise ParameterError(f"unknown parameter {name!r} for chapter {chapter.name}; "
-                                 f"its parameters are: {', '.join(hints)}")
+            close = difflib.get_close_matches(name, list(hints), n=1)
+            raise ParameterError(f"unknown parameter {name!r} for chapter {chapter.name}"
+                                 + (f" (did you mean {close[0]}?)" if close else "")
+                                 + f"; its parameters are: {', '.join(hints)}")
         values[name] = _coerce(name, value, hints[name])
     try:
         params = chapter.params_class(**values)

@@ -11,6 +11,8 @@ What a value is, is inferred from its name and value (:func:`describe`), by the 
 - ``NAME_ci`` is the half-width of the 95% Student-t interval of ``NAME`` (:func:`mtrl_lib.book.glue.glue_ci`),
   so ``NAME`` with a ``NAME_ci`` beside it is a mean over the chapter's seeds;
 - ``NAME_lo`` / ``NAME_hi``: an end of a 95% confidence interval;
+- a name with a part ``median`` or ``med`` (``c2_err_T1_median``, ``p8_err_end_med_n2``): a median over the
+  seeds, of what the rest of the name (or the chapter's note) says;
 - ``..._verdict``: the chapter's verdict; ``..._n_seeds``: the number of seeds;
 - the part of a name after the chapter's prefix (``c2_d`` -> ``d``) that names a parameter of the run, with
   the parameter's value: that parameter, with its meaning (:func:`mtrl_lib.book.chapters.param_meanings`);
@@ -131,6 +133,15 @@ def _param(stem: str, value, params: dict, meanings: dict) -> str | None:
     return None
 
 
+MEDIAN_PARTS = ("median", "med")
+
+
+def _is_median(name: str) -> bool:
+    """Whether a name stands for a median over the seeds: one of its ``_``-separated parts is ``median`` or
+    ``med`` (``c2_err_T1_median``, ``p8_err_end_med_n2``)."""
+    return any(part in MEDIAN_PARTS for part in name.lower().split("_"))
+
+
 def _same(a, b) -> bool:
     try:
         return float(a) == float(b)
@@ -161,6 +172,12 @@ def describe(name: str, glued: dict, params: dict | None = None, meanings: dict 
         end = "lower" if m.group(2) == "lo" else "upper"
         what = _topic(m.group(1))
         return (f"The {end} end of a 95% confidence interval{over}" + (f", of {what}" if what else "") + ".", True)
+    if _is_median(name) and not isinstance(value, (str, bool)):
+        what = own or _topic(re.sub(r"_(median|med)(?=_|$)", "", stem))
+        if what and "median" in what.lower():
+            return what if what.endswith(".") else what + ".", True
+        return (f"A median{over} (the middle seed's value, which a few failing seeds do not move)"
+                + (f": {what[0].lower() + what[1:].rstrip('.')}" if what else "") + ".", True)
     if own:
         return own if own.endswith(".") else own + ".", True
     if name.endswith("_verdict"):

@@ -27,6 +27,11 @@ PAGE = ROOT / "book" / "_generated" / "paper_scale.md"
 INTRO = ROOT / "book" / "intro.md"
 REGENERATE = "make publish"
 GLUE_REF = re.compile(r"\{glue:text\}`chapters/(\w+)\.ipynb::(\w+):([^`]*)`")
+NOT_COMPUTED = "(not computed)"      # what the page shows for a value the published results lack
+
+
+class IncompletePage(RuntimeError):
+    """The page would show values as not computed (one line; raised by :func:`write_page` with ``strict``)."""
 
 
 def _glued(folder: Path, name: str) -> dict | None:
@@ -95,7 +100,7 @@ def _value(data: dict, chapter: str, name: str, fmt: str) -> str:
 
     glued = data["chapters"].get(chapter, {}).get("glued", {})
     if name not in glued:
-        return "(not computed)"
+        return NOT_COMPUTED
     v = glued[name]
     return format(v, fmt) if fmt and not isinstance(v, str) else reader_words(str(v))
 
@@ -155,7 +160,7 @@ def tasks_table(data: dict) -> list[str]:
     rows = ["| family | " + " | ".join(f"$T$ = {T}" for T in Ts) + " |", "|---|" + "---|" * len(Ts)]
     for f in families:
         cells = [f"{glued[f'c2_{f}_err_T{T}']:.3f} ± {glued[f'c2_{f}_err_T{T}_ci']:.3f}"
-                 if f"c2_{f}_err_T{T}" in glued else "(not computed)" for T in Ts]
+                 if f"c2_{f}_err_T{T}" in glued else NOT_COMPUTED for T in Ts]
         rows.append(f"| `{f}` | " + " | ".join(cells) + " |")
     return rows
 
@@ -229,10 +234,57 @@ def load(path: Path = PUBLISHED) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def write_page(path: Path = PAGE, published: Path = PUBLISHED) -> Path:
-    """``book/_generated/paper_scale.md`` from ``published`` (included by ``book/paper_scale.md``)."""
+def lacking(data: dict | None, intro: str) -> list[str]:
+    """What the page would show as not computed: each value of a published chapter that the intro's tables or
+    chapter 2's table quote and the results lack (``CHAPTER:NAME``), then each chapter the results lack
+    (``CHAPTER``). Empty when the page is complete."""
+    if data is None:
+        return ["every chapter"]
+    chs = data["chapters"]
+    out = []
+    for line in intro.splitlines():
+        if line.startswith("|"):
+            for m in GLUE_REF.finditer(line):
+                chapter, name = m.group(1), m.group(2)
+                if chapter in chs and name not in chs[chapter].get("glued", {}):
+                    out.append(f"{chapter}:{name}")
+    name = "02_subspace_recovery"
+    glued = chs.get(name, {}).get("glued", {})
+    Ts = list(get_chapter(name).profile("paper")["T_values"])
+    for f in ("linear", "quadratic"):
+        if f"c2_{f}_err_T{Ts[0]}" in glued:
+            out += [f"{name}:c2_{f}_err_T{T}" for T in Ts if f"c2_{f}_err_T{T}" not in glued]
+    return list(dict.fromkeys(out)) + [c.name for c in CHAPTERS if c.name not in chs]
+
+
+def incomplete_line(data: dict | None, intro: str, published: Path | None = None) -> str | None:
+    """One line when the page would show a value or a chapter as not computed (None when it would not)."""
+    gaps = lacking(data, intro)
+    page = render(data, intro)
+    if not gaps and NOT_COMPUTED not in page:
+        return None
+    published = Path(published or PUBLISHED)
+    try:
+        where = published.resolve().relative_to(ROOT)
+    except ValueError:
+        where = published
+    shown = "; ".join(gaps[:6]) + (f"; and {len(gaps) - 6} more" if len(gaps) > 6 else "")
+    return (f"{where} lacks {len(gaps) or page.count(NOT_COMPUTED)} value(s) or chapter(s) that the page At paper "
+            f"scale quotes ({shown or NOT_COMPUTED}), which it would show as not computed")
+
+
+def write_page(path: Path | None = None, published: Path | None = None, strict: bool = False) -> Path:
+    """``book/_generated/paper_scale.md`` from ``published`` (included by ``book/paper_scale.md``).
+    ``strict`` (``make site``, ``make publish``): raise :class:`IncompletePage`, writing nothing, when the page
+    would show a value or a chapter as not computed. (A plain build writes it, saying so where it does.)"""
+    path, published = Path(path or PAGE), Path(published or PUBLISHED)
+    data, intro = load(published), INTRO.read_text()
+    if strict:
+        line = incomplete_line(data, intro, published)
+        if line:
+            raise IncompletePage(f"{line}; the page was not written")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(load(published), INTRO.read_text()))
+    path.write_text(render(data, intro))
     return path
 
 

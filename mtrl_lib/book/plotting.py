@@ -105,13 +105,15 @@ def band_within(ax, x, runs, label, color=None, lo: float = 0.0, hi: float = 1.0
 
 def html_table(header, rows, caption: str | None = None) -> "IPython.display.HTML":
     """A real table for a code cell's output (rendered as a table by the book and by Jupyter, unlike Markdown
-    text in an output): ``header`` a list of column titles, ``rows`` lists of cells (plain text, escaped)."""
+    text in an output): ``header`` a list of column titles, ``rows`` lists of cells (plain text, escaped; a
+    value ``x ± y`` is kept on one line, so a narrow column breaks between values, not inside one)."""
     import html
 
     from IPython.display import HTML
 
     esc = lambda v: html.escape(str(v))
+    cell = lambda v: esc(v).replace(" ± ", "&#160;±&#160;")
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows)
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return HTML(f'<table class="mtrl-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')

@@ -144,10 +144,10 @@ def write_colab_notebooks(out: Path, repo: str, ref: str = SOURCE_BRANCH) -> lis
 
 def get_the_code(repo: str | None) -> str:
     """The Reproducing page's first step (``book/_generated/get_the_code.md``): how to get the code."""
-    if repo is None:
-        return ("Clone the repository this book is published from (its address is on the project's page; a build "
-                "with `GITHUB_REPOSITORY=OWNER/REPOSITORY` writes it here):\n\n```bash\n"
-                "git clone https://github.com/OWNER/REPOSITORY.git\ncd REPOSITORY\n```\n")
+    if repo is None:               # no address that looks real: a reader would copy it
+        return ("Clone this project's repository and work in its folder. Its address is not recorded in this "
+                "build: the book built by the project's workflow, or any build with `GITHUB_REPOSITORY` set to "
+                "the repository's owner and name, shows the `git clone` command here.\n")
     name = repo.partition("/")[2]
     return (f"Clone [the repository]({repo_url(repo)}):\n\n```bash\ngit clone {repo_url(repo)}.git\ncd {name}\n```\n")
 

@@ -424,20 +424,27 @@ def write_performance_placeholder() -> Path:
     return ensure_page(BOOK / "_generated" / "performance.md")
 
 
-def build_html(log=print, final: Path | None = None, env: dict | None = None) -> Path:
+def build_html(log=print, final: Path | None = None, env: dict | None = None, complete_paper_page: bool = False
+               ) -> Path:
     """Build the HTML with Jupyter Book beside the current ``_build/html`` (or ``final``); swap it in only on
     success. ``env``: extra environment for the build (``make site`` passes the other book's and the PDF's paths
-    to ``book/_ext/mtrl_links.py``). Logs one line about the repository links (``GITHUB_REPOSITORY``)."""
+    to ``book/_ext/mtrl_links.py``). Logs one line about the repository links (``GITHUB_REPOSITORY``).
+    ``complete_paper_page`` (``make site``, ``make publish``): raise
+    :class:`mtrl_lib.book.paper_scale.IncompletePage` (one line), before writing anything, when the page At paper
+    scale would show a value as not computed; a plain build writes it and logs that line."""
     from . import citation, repository
-    from .paper_scale import write_page
+    from .paper_scale import incomplete_line, load, write_page
 
+    write_page(strict=complete_paper_page)           # first: a refusal writes nothing
+    gaps = incomplete_line(load(), (BOOK / "intro.md").read_text())
+    if gaps:
+        log(f"warning: {gaps} (make publish recomputes them)")
     repo = repository.repository()
     log(repository.status_line(repo))
     install_mathjax()
     write_provenance_page()
     write_profile_note()
     write_performance_placeholder()
-    write_page()
     citation.write_page(repo=repo)
     repository.write_get_the_code(BOOK / "_generated" / "get_the_code.md", repo)
     staging = BUILD / ".staging"

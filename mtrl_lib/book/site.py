@@ -11,6 +11,8 @@
 * ``quick/``: the **quick** profile's book (the units it lacks are computed into ``_build/store``, as
   ``make book`` does).
 
+A site whose page At paper scale would show a value as not computed (``published/paper-scale.json`` older than
+the intro or the chapters) is not built either: one line names the values and says to run ``make publish``.
 Every page links to the same page in the other profile's book. Both books are built beside the current
 ``_build/site`` and swapped in only when everything succeeded. It changes no tracked file: the executed chapters
 live in ``book/chapters/`` (ignored by git), which holds one profile at a time, so each profile's executed chapters
@@ -149,6 +151,7 @@ def build_site(jobs: int = 1, published: Path = PUBLISHED, log=print, chapters=C
     from .bookcache import book_lock
     from .cli_values import resolve
     from .executors import ENV_STORE_ONLY
+    from .paper_scale import IncompletePage
     from .pdf import PdfFailed, build_pdf
     from .repository import repository
     from .runner import ChapterFailed, build_html
@@ -169,14 +172,17 @@ def build_site(jobs: int = 1, published: Path = PUBLISHED, log=print, chapters=C
             with executed_for("paper", use_current=False), _environ(**{ENV_STORE_ONLY: "1"}):
                 _execute("paper", jobs, log, store=Path(published), read_also=(), chapters=tuple(chapters))
                 build_html(log=log, final=staging, env={"MTRL_OTHER_BOOK": QUICK, "MTRL_OTHER_LABEL": "the quick book",
-                                                        "MTRL_BOOK_PDF": PDF})
+                                                        "MTRL_BOOK_PDF": PDF}, complete_paper_page=True)
             build_pdf(staging, staging / PDF, profile="paper", log=log)
             log("make site: the quick book")
             with executed_for("quick", use_current=True):
                 _execute("quick", jobs, log, store=LOCAL_STORE, read_also=(), chapters=tuple(chapters))
                 build_html(log=log, final=staging / QUICK,
                            env={"MTRL_OTHER_BOOK": "..", "MTRL_OTHER_LABEL": "the paper-scale book",
-                                "MTRL_BOOK_PDF": f"../{PDF}"})
+                                "MTRL_BOOK_PDF": f"../{PDF}"}, complete_paper_page=True)
+        except IncompletePage as e:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise SiteFailed(f"make site: {e}: run make publish") from None
         except (ChapterFailed, PdfFailed) as e:
             shutil.rmtree(staging, ignore_errors=True)
             raise SiteFailed(str(e)) from None
