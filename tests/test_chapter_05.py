@@ -558,6 +558,6 @@ def test_tuning_within_noise_is_computed():
 
 def test_parameters_render_as_a_folded_table():
     nb = _notebook()
-    srcs = [c for c in nb.cells if "html_table" in c.source and "param_meanings" in c.source]
+    srcs = [c for c in nb.cells if "display(html_table" in c.source and "param_meanings" in c.source]
     assert len(srcs) == 1 and "hide-output" in srcs[0].metadata["tags"]
     assert not any("params_table(" in c.source for c in nb.cells)
