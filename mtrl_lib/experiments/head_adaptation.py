@@ -688,7 +688,7 @@ def positive_vs_random_text(out: dict, families) -> str:
             + "; ".join(per) + ".")
     no_better = [f for f in families if out[f"c6_positive_vs_random_word_{f}"] != "lower"]
     if no_better:
-        text += (" On " + _and(no_better) + " heads that carry the tasks therefore do no better than random ones:.")
+        text += (" On " + _and(no_better) + ", heads that carry the tasks therefore do no better than random ones.")
     return text
 
 
