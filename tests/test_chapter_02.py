@@ -142,7 +142,7 @@ def test_verdict_logic_on_constructed_results():
         if name == "from one task":
             assert ok is None and detail.startswith("not counted")
     note = ch.verdict_numbers({**res, "verdict": "reproduced"}, p)["c2_crit2_note"]
-    assert "not counted for `linear` and `quadratic`" in note
+    assert "not counted for linear and quadratic" in note and "`" not in note
     p3 = ch.Params(T_values=(1, 5, 20), seeds=(0, 1, 2))
     assert ch.verdict(_fake({"linear": good[:, :3], "quadratic": good[:, :3]}), p3).startswith("undecided")
 
@@ -402,3 +402,17 @@ def test_grid_is_read_at_the_run_budget_too():
     assert "corner of the grid" in s["c2_grid_quadratic_here"]
     q = ch.grid_numbers(grid, ch.Params())
     assert q["c2_grid_linear_here"].startswith("the pair used here")
+
+
+def test_split_counts_name_every_group_with_agreeing_verbs():
+    e = np.array([0.99] * 12 + [0.2] + [0.45, 0.5, 0.55, 0.6, 0.62, 0.66, 0.9])
+    text = ch.split_counts(e)
+    assert text == ("12 lose a direction, 1 ends below the recovery level and the other 7 lie between "
+                    "(errors 0.450 to 0.900)")
+    assert ch.split_counts(np.array([0.99, 0.2, 0.2])) == "1 loses a direction and 2 end below the recovery level"
+
+
+def test_a_half_width_never_prints_as_zero():
+    x = np.full(10, 0.9994) + np.linspace(-0.0005, 0.0005, 10)
+    text = ch.bounded_text(x)
+    assert text.startswith("0.9994 ± 0.000") and not text.endswith("± 0.000")

@@ -373,3 +373,13 @@ def test_cli_run_writes_the_glued_numbers(tmp_path, kernel):
     assert data["c3_d_min"] == 20 and data["c3_d_max"] == 80 and data["c3_n_seeds"] == 3
     assert data["c3_verdict"].startswith("undecided") and data["c4_verdict"].startswith("undecided")
     assert data["c3_grid_round"] == 10          # rounds = 1 is read off the grid at its first recorded round
+
+
+def test_random_exponent_is_measured_bounded_or_unmeasured():
+    """The sketch's exponent of at least 1 for random features stands beside what the sweeps measure: a lower
+    bound where the need is capped at d_max, nothing where it is capped at d_min too."""
+    n, z, o = 4, np.zeros(4, bool), np.ones(4, bool)
+    lo = ch.bound_exponent_text(np.full(n, 147.0), np.full(n, 400.0), z, z, o, z, 20, 320)
+    assert lo.startswith("at least 0.36 (a lower bound")
+    assert ch.bound_exponent_text(np.full(n, 100.0), np.full(n, 100.0), o, z, o, z, 20, 320).startswith("unmeasured")
+    assert ch.bound_exponent_text(np.full(n, 20.0), np.full(n, 80.0), z, z, z, z, 20, 320).startswith("0.50 ±")

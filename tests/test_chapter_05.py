@@ -501,3 +501,63 @@ def test_cli_run_writes_the_glued_numbers(tmp_path, kernel):
     for name in ("c6_err_adapted_linear", "c6_err_adapted_linear_ci", "c6_err_zero_quadratic", "c6_zero_W_change"):
         assert math.isfinite(data[name]), name
     assert data["c6_zero_W_change"] < 1e-5
+
+
+# ------------------------------------------------------------------------ the verdict's headline and its guards
+
+def test_verdict_headline_names_the_failing_criterion(small):
+    """The short verdict the introduction shows says *why* it is only "partly reproduced": zero heads learn nothing
+    by construction, and frozen random heads learn too (at every size of the sweep when the sweep says so)."""
+    p, res, s = small
+    assert s["c6_verdict_word"] == ch.verdict_short(res["verdict"])
+    head = s["c6_verdict_short"]
+    assert head.startswith(s["c6_verdict_word"])
+    if s["c6_verdict_word"] == "partly reproduced":
+        assert "by construction" in head and "frozen random heads" in head
+        every = all(len(ch.sweep_window(res[f]["sweep"])["learns"]) == len(p.norm_scales) for f in p.families)
+        assert ("at every head size" in head) == every, head
+        assert ("at every head size" in s["c6_verdict_reason"]) == every
+    broken = {**res, "verdict": "not reproduced (linear: zero heads moved W)"}
+    assert ch.verdict_headline(broken, p) == "not reproduced"
+
+
+def test_positive_against_random_words_follow_holm(small):
+    """The sentence on heads that carry the tasks reads the Holm-decided comparison of the positive control with
+    frozen random heads of the same size and step, and says "no better" exactly where the control is not lower."""
+    p, res, s = small
+    fam = ch.comparison_family(res, p)
+    for f in p.families:
+        diff = res[f]["positive"]["final_error"] - res[f]["frozen"]["final_error"]
+        want = ("not distinguishable" if not fam[f"positive_{f}"] else "lower" if diff.mean() < 0 else "higher")
+        assert s[f"c6_positive_vs_random_word_{f}"] == want, f
+    no_better = [f for f in p.families if s[f"c6_positive_vs_random_word_{f}"] != "lower"]
+    assert ("do no better than random ones" in s["c6_positive_vs_random_text"]) == bool(no_better)
+
+
+def test_snr_sentence_is_guarded_by_the_largest_ratio(small):
+    p, res, s = small
+    vals = [s[f"c6_{w}_snr_{m}_{f}"] for f in p.families for m in ("adapted", "frozen") for w in ("start", "end")]
+    top = max(v for v in vals if not isinstance(v, str))
+    assert math.isclose(s["c6_snr_max"], top)
+    assert s["c6_snr_text"].startswith("Every signal-to-noise ratio") == (
+        top < 1 and all(stats.upper(res[f][m]["final_error"]) < ch.LEARN_LEVEL
+                        for f in p.families for m in ("adapted", "frozen")))
+    fake = {k: (5.0 if k.startswith("c6_start_snr_adapted") else v) for k, v in s.items()}
+    assert ch.snr_numbers(res, p, fake)["c6_snr_text"].startswith("The largest")
+
+
+def test_tuning_within_noise_is_computed():
+    """The two best grid points: within noise when their means differ by less than the held-out seeds' spread."""
+    table = {"steps": np.array([0.01, 0.05, 0.1]), "mean": np.array([0.5, 0.197, 0.207]),
+             "error": np.array([[0.5, 0.5], [0.18, 0.214], [0.20, 0.214]])}
+    b = ch.two_best(table)
+    assert b["steps"] == [0.05, 0.1] and b["within_noise"]
+    table["error"] = np.array([[0.5, 0.5], [0.196, 0.198], [0.206, 0.208]])
+    assert not ch.two_best(table)["within_noise"]
+
+
+def test_parameters_render_as_a_folded_table():
+    nb = _notebook()
+    srcs = [c for c in nb.cells if "display(html_table" in c.source and "param_meanings" in c.source]
+    assert len(srcs) == 1 and "hide-output" in srcs[0].metadata["tags"]
+    assert not any("params_table(" in c.source for c in nb.cells)

@@ -704,7 +704,9 @@ def summary_quality(res: dict, p: Params, fam: Family | None = None) -> dict:
 def summary_m_n3(res: dict, p: Params, fam: Family | None = None) -> dict:
     """Accuracy against the width and the samples at d_min and d_max, and the neurons needed for
     ``target_acc``: ``c3_m_needed_{pretrained,oracle,random}_{dmin,dmax}`` (text, censoring in words) and
-    ``c3_m_needed_{word}_change``; the exponents ``c3_exp_m_{pretrained,oracle}`` (``_ci``: 95%; ``_text``)."""
+    ``c3_m_needed_{word}_change``; the exponents ``c3_exp_m_{pretrained,oracle}`` (``_ci``: 95%; ``_text``); for
+    random features, what the sweeps measure of the exponents the sketch predicts to be at least 1,
+    ``c4_exp_{m,n3}_random_text`` (:func:`bound_exponent_text`)."""
     fam = comparison_family(res, p) if fam is None else fam
     am, n3, out, lo, hi = res["acc_m"], res["acc_n3"], {}, p.d_small, p.d_large
     for w, end in (("small", "dmin"), ("large", "dmax")):   # keys c3_accm_{pretrained,random,oracle}_{dmin,dmax}
@@ -727,6 +729,13 @@ def summary_m_n3(res: dict, p: Params, fam: Family | None = None) -> dict:
             out[f"c3_exp_{key}_{WORDS[k]}_text"] = _exp_text(e[k], key)
             out[f"c3_exp_{key}_{WORDS[k]}_equiv"] = ("within" if _equivalent_zero(e[k], key) else "not within")
             out[f"c3_ratio_{key}_{WORDS[k]}"] = float(np.mean(np.exp(x * math.log(hi / lo))))
+    mn, mc, mf = res["m_needed"], res["m_capped"], res["m_floored"]
+    nn, nc, nf = res["n3_needed"]["random"], res["n3_capped"]["random"], res["n3_floored"]["random"]
+    out["c4_exp_m_random_text"] = bound_exponent_text(mn["small"]["random"], mn["large"]["random"],
+                                                      mc["small"]["random"], mf["small"]["random"],
+                                                      mc["large"]["random"], mf["large"]["random"], lo, hi)
+    out["c4_exp_n3_random_text"] = bound_exponent_text(nn[:, 0], nn[:, -1], nc[:, 0], nf[:, 0], nc[:, -1], nf[:, -1],
+                                                       lo, hi)
     out["c3_random_widening_dmax"] = _change(fam, f"random features from the fewest to all neurons at d = {hi}",
                                              am["large"]["random"][:, -1] - am["large"]["random"][:, 0])
     out["c3_acc_random_dmax_n3max"], out["c3_acc_random_dmax_n3max_ci"] = _iv(n3["random"][:, -1, -1])
@@ -739,6 +748,26 @@ def summary_m_n3(res: dict, p: Params, fam: Family | None = None) -> dict:
         fam, f"random features with n3 = {p.n3s[-1]} against pretrained with n3 = {p.n3} at d = {hi}",
         n3["random"][:, -1, -1] - res["acc_d"]["multi"][:, -1], f"pretrained features given n3 = {p.n3}")
     return out
+
+
+def bound_exponent_text(need_lo, need_hi, cap_lo, floor_lo, cap_hi, floor_hi, d_lo: int, d_hi: int) -> str:
+    """The exponent b of a need ~ d^b between ``d_lo`` and ``d_hi`` (:func:`exponent`), in words, where the need can
+    be censored: measured ("1.12 ± 0.20") when no seed is; a lower bound ("at least 0.36 (a lower bound: ...)")
+    when the only censoring is at the cap at ``d_hi`` or at the floor at ``d_lo`` (both make each seed's exponent a
+    lower bound, so their mean bounds the mean); unmeasured when a seed is at the cap at ``d_lo`` or at the floor at
+    ``d_hi`` (its exponent is not bounded below)."""
+    n = len(need_lo)
+    cap_lo, floor_lo, cap_hi, floor_hi = (np.asarray(x, bool) for x in (cap_lo, floor_lo, cap_hi, floor_hi))
+    if cap_lo.any() or floor_hi.any():
+        where = (f"{int(cap_lo.sum())} of {n} seeds never reach the target at d = {d_lo}" if cap_lo.any() else
+                 f"{int(floor_hi.sum())} of {n} seeds reach it at the first point of the sweep at d = {d_hi}")
+        return f"unmeasured here ({where}, so the sweep bounds no exponent)"
+    b = exponent(need_lo, need_hi, d_lo, d_hi)
+    if cap_hi.any() or floor_lo.any():
+        k = int((cap_hi | floor_lo).sum())
+        return (f"at least {float(np.mean(b)):.2f} (a lower bound: {k} of {n} seeds censored at an end of the sweep, "
+                f"where the true exponent can only be larger)")
+    return stats.fmt(stats.mean_ci(b), 2)
 
 
 def summary_needed(res: dict, p: Params, fam: Family | None = None) -> dict:
@@ -772,7 +801,7 @@ def summary_needed(res: dict, p: Params, fam: Family | None = None) -> dict:
                                                         "every seed crosses the target inside the sweep")
         note = _censor_note(cap[:, 0], cap[:, -1], floor[:, 0], floor[:, -1], lo, hi, p.n_seeds)
         out[f"c3_n3_needed_{WORDS[k]}_change"] = _change(
-            fam, f"{LABELS[k]} features: samples needed from d = {lo} to {hi}", need[:, -1] - need[:, 0], digits=1,
+            fam, f"{LABELS[k]} features: samples needed from d = {lo} to {hi}", need[:, -1] - need[:, 0], digits=0,
             censored=note)
     return out
 

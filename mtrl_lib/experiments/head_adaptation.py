@@ -494,7 +494,8 @@ def plateau_did(result: dict, p: Params):
 def comparison_family(result: dict, p: Params) -> comparisons.Family:
     """Every comparison behind a glued "significantly"/direction word of the chapter, decided together with
     Holm's correction at 5% (:class:`mtrl_lib.comparisons.Family`; two-sided paired t tests over the seeds).
-    Per family f: ``gap_{f}`` (final error, frozen minus adapted), ``escape_{f}`` (restricted escape round,
+    Per family f: ``gap_{f}`` (final error, frozen minus adapted), ``positive_{f}`` (final error, the positive
+    control minus frozen random heads of the same size and step), ``escape_{f}`` (restricted escape round,
     frozen minus adapted, both at the adapted heads' tuned feature step), ``{start,end}_{snr,coh,gain}_{f}``
     (anatomy, adapted minus frozen; only where every seed is resolved) and ``coh1_{f}`` (frozen heads' start
     coherence against 1, over the resolved seeds); and ``plateau`` (:func:`plateau_did`, quadratic minus linear
@@ -506,6 +507,7 @@ def comparison_family(result: dict, p: Params) -> comparisons.Family:
     for f in p.families:
         R = result[f]
         fam.test(f"gap_{f}", R["frozen"]["final_error"] - R["adapted"]["final_error"])
+        fam.test(f"positive_{f}", R["positive"]["final_error"] - R["frozen"]["final_error"])
         fam.test(f"escape_{f}", R["frozen_equal"]["escape"] - R["adapted"]["escape"])
         for when in ("start", "end"):
             a, fr = R["adapted"][when], R["frozen"][when]
@@ -529,8 +531,9 @@ def _word(fam: comparisons.Family, name: str, diff, below: str, above: str, same
 def setting_numbers(result: dict, p: Params) -> dict:
     """The setting and the levels: ``c6_n_seeds``, ``c6_T``, ``c6_d``, ``c6_r``, ``c6_rounds``,
     ``c6_rounds_quadratic``, ``c6_head_norm_scale``, ``c6_sqrt_T``, ``c6_level_err``, ``c6_level_zero``,
-    ``c6_level_move``, ``c6_coh_margin``, ``c6_scale_min``, ``c6_scale_max``, ``c6_verdict``, ``c6_verdict_short``
-    (its outcome alone, :func:`verdict_short`), ``c6_recovered_cosine`` (the cosine behind ``c6_level_err``),
+    ``c6_level_move``, ``c6_coh_margin``, ``c6_scale_min``, ``c6_scale_max``, ``c6_verdict``, ``c6_verdict_word``
+    (its outcome alone, :func:`verdict_short`), ``c6_verdict_short`` (the outcome with what decides it,
+    :func:`verdict_headline`), ``c6_verdict_reason`` (one clause, :func:`verdict_reason`), ``c6_recovered_cosine`` (the cosine behind ``c6_level_err``),
     ``c6_stored_grid_d`` and ``c6_stored_grid_T`` (the sizes at which the stored grid chose eta_a); per family f
     ``c6_eta_a_adapted_{f}`` (stored grid), ``c6_eta_W_adapted_{f}`` and ``c6_eta_W_frozen_{f}`` (tuned; frozen
     at ``head_norm_scale``), ``c6_head_rms_{f}`` (matched norm, mean over seeds) and ``c6_head_rms_start_{f}``
@@ -540,7 +543,8 @@ def setting_numbers(result: dict, p: Params) -> dict:
            "c6_sqrt_T": math.sqrt(p.T), "c6_level_err": LEARN_LEVEL, "c6_level_zero": ZERO_LEVEL,
            "c6_level_move": ZERO_MOVE, "c6_coh_margin": COH_MARGIN, "c6_scale_min": min(p.norm_scales),
            "c6_scale_max": max(p.norm_scales), "c6_verdict": result["verdict"],
-           "c6_verdict_short": verdict_short(result["verdict"]), "c6_recovered_cosine": RECOVERED_COSINE,
+           "c6_verdict_short": verdict_headline(result, p), "c6_verdict_word": verdict_short(result["verdict"]),
+           "c6_verdict_reason": verdict_reason(result, p), "c6_recovered_cosine": RECOVERED_COSINE,
            "c6_stored_grid_d": GRID_SIZES["d"], "c6_stored_grid_T": GRID_T}
     for f in p.families:                    # writes the per-family keys listed in the docstring
         tu = result[f]["tuning"]
@@ -589,7 +593,47 @@ def tuning_numbers(result: dict, p: Params) -> dict:
                     f"c6_tune_window_frozen_{f}": head_tuning.window_text(tf["steps"], tf["mean"], LEARN_LEVEL),
                     f"c6_tune_frozen_steps_{f}": ", ".join(f"{tu['frozen'][x]['eta_W']:g} at {x:g}x" for x in p.scales),
                     f"c6_tune_diverged_{f}": int(diverged), f"c6_tune_edge_{f}": _edge_text(tu, p.scales)})
+    out["c6_tune_noise_text"] = tune_noise_text(result, p)
     return out
+
+
+def two_best(table: dict) -> dict:
+    """The two grid points of lowest mean held-out error of one tuning table (:func:`_tune_table`): their steps,
+    means, the difference of the means and their *spread*, the larger of the two points' ranges over the held-out
+    seeds (max minus min); ``within_noise`` when the difference is below that spread."""
+    order = np.argsort(table["mean"], kind="stable")[:2]
+    steps = [float(table["steps"][i]) for i in order]
+    means = [float(table["mean"][i]) for i in order]
+    spread = max(float(np.ptp(table["error"][i])) for i in order)
+    diff = means[1] - means[0]
+    return {"steps": steps, "means": means, "diff": diff, "spread": spread, "within_noise": diff < spread}
+
+
+def tune_noise_text(result: dict, p: Params) -> str:
+    """One sentence, per family and arm (adapted heads, frozen heads at ``head_norm_scale``): is the tuning's choice
+    between its two best grid steps within noise, i.e. do their mean held-out errors differ by less than the spread
+    of the held-out seeds' errors at either step (:func:`two_best`)? With few held-out seeds such a choice is a
+    coin toss between two steps that do equally well, which is what the sentence says where it holds."""
+    k = len(p.tune_seeds)
+    noisy, clear = [], []
+    for f in p.families:
+        tu = result[f]["tuning"]
+        for arm, table in (("adapted heads", tu["adapted"]), ("frozen heads", tu["frozen"][p.head_norm_scale])):
+            b = two_best(table)
+            desc = (f"{arm} on {f} (steps {b['steps'][0]:g} and {b['steps'][1]:g}: mean held-out errors "
+                    f"{b['means'][0]:.3f} and {b['means'][1]:.3f}, a difference of {b['diff']:.3f} against a spread "
+                    f"of {b['spread']:.3f} between the held-out seeds)")
+            (noisy if b["within_noise"] else clear).append(desc if b["within_noise"] else f"{arm} on {f}")
+    seeds = f"{k} held-out seed" + ("s" if k != 1 else "")
+    if not noisy:
+        return (f"For every arm and family the two best steps differ in mean held-out error by more than the spread "
+                f"of the {seeds} at either step.")
+    text = (f"With {seeds}, the choice between the two best steps is within noise for " + "; for ".join(noisy)
+            + ": the two mean errors differ by less than the seeds' spread at one of them, so either step would do "
+            "as well by this rule.")
+    if clear:
+        text += " For " + _and(clear) + " the two best steps differ by more than that spread."
+    return text
 
 
 def ablation_numbers(result: dict, p: Params, fam: comparisons.Family) -> dict:
@@ -616,13 +660,36 @@ def ablation_numbers(result: dict, p: Params, fam: comparisons.Family) -> dict:
         out.update({f"c6_err_positive_{f}": float(iv.mean), f"c6_err_positive_{f}_ci": float(iv.half),
                     f"c6_failed_positive_{f}": failed_text(pos["final_error"]),
                     f"c6_positive_step_{f}": float(pos["eta_W"]), f"c6_positive_diverged_{f}": int(pos["diverged"].sum())})
+        pdiff = pos["final_error"] - R["frozen"]["final_error"]
+        piv = stats.mean_ci(pdiff)
+        out.update({f"c6_positive_vs_random_{f}": float(piv.mean), f"c6_positive_vs_random_{f}_ci": float(piv.half),
+                    f"c6_positive_vs_random_word_{f}": _word(fam, f"positive_{f}", pdiff, "lower", "higher",
+                                                             "not distinguishable")})
         diff = R["frozen"]["final_error"] - R["adapted"]["final_error"]
         iv = stats.mean_ci(diff)
         out.update({f"c6_gap_{f}": float(iv.mean), f"c6_gap_{f}_ci": float(iv.half),
                     f"c6_gap_word_{f}": _word(fam, f"gap_{f}", -diff, "significantly lower than",
                                               "significantly higher than", "not distinguishable from")})
+    out["c6_positive_vs_random_text"] = positive_vs_random_text(out, fs)
     out.update(escape_numbers(result, p, fam))
     return out
+
+
+def positive_vs_random_text(out: dict, families) -> str:
+    """One sentence on whether heads that carry the tasks (the positive control) end lower than frozen random heads
+    of the same size and step, per family, from the Holm-decided words ``c6_positive_vs_random_word_{f}`` (positive
+    minus random final error, paired), and, where the control's error is not significantly lower, that such heads
+    "do no better" than random ones there."""
+    phrase = {"higher": "significantly higher than", "lower": "significantly lower than",
+              "not distinguishable": "not distinguishable from"}
+    per = [f"{phrase[out[f'c6_positive_vs_random_word_{f}']]} theirs on {f} (control minus random, paired: "
+           f"{out[f'c6_positive_vs_random_{f}']:+.3f} ± {out[f'c6_positive_vs_random_{f}_ci']:.3f})" for f in families]
+    text = ("Against frozen random heads of the same size and step, the control's final error is "
+            + "; ".join(per) + ".")
+    no_better = [f for f in families if out[f"c6_positive_vs_random_word_{f}"] != "lower"]
+    if no_better:
+        text += (" On " + _and(no_better) + ", heads that carry the tasks therefore do no better than random ones.")
+    return text
 
 
 def escape_numbers(result: dict, p: Params, fam: comparisons.Family) -> dict:
@@ -748,7 +815,29 @@ def anatomy_numbers(result: dict, p: Params, fam: comparisons.Family) -> dict:
         out[f"c6_start_coh_frozen_{f}_ci"] = float(stats.mean_ci(ok).half) if ok.size >= 2 else 0.0
         out[f"c6_start_coh_frozen_vs1_{f}"] = _vs_one(ok, fam, f) + (
             f" (over the {ok.size} of {coh.size} seeds where it is resolved)" if 0 < ok.size < coh.size else "")
+    out.update(snr_numbers(result, p, out))
     return out
+
+
+def snr_numbers(result: dict, p: Params, anat: dict) -> dict:
+    """``c6_snr_max``: the largest signal-to-noise ratio of the anatomy table (means over seeds, every family,
+    adapted and frozen heads, start and end; NaN if none is resolved), and ``c6_snr_text``, the sentence that reads
+    it: where every ratio of the table is below 1 and both arms of the table learn span(M) on every family (upper
+    bound of the mean final error below ``LEARN_LEVEL``), the runs themselves show that a ratio below 1 in one
+    batch does not stop learning; otherwise the sentence states the mechanism only ("need not")."""
+    vals = [anat[f"c6_{w}_snr_{m}_{f}"] for f in p.families for m in ("adapted", "frozen") for w in ("start", "end")]
+    vals = [float(v) for v in vals if not isinstance(v, str)]
+    top = max(vals) if vals else float("nan")
+    learn = all(stats.upper(result[f][m]["final_error"]) < LEARN_LEVEL for f in p.families
+                for m in ("adapted", "frozen"))
+    why = "the noise is spread over all d input directions and averages out over rounds, the signal does not"
+    if vals and top < 1 and learn:
+        text = (f"Every signal-to-noise ratio of the table is below 1 (the largest is {top:.2f}), and both arms "
+                f"learn span(M) nonetheless: a ratio below 1 in one batch does not stop learning, because {why}.")
+    else:
+        text = (f"The largest signal-to-noise ratio of the table is {top:.2f}. A ratio below 1 in one batch need "
+                f"not stop learning: {why}.")
+    return {"c6_snr_max": top, "c6_snr_text": text}
 
 
 def sweep_numbers(result: dict, p: Params) -> dict:
@@ -846,6 +935,45 @@ def verdict_short(text: str) -> str:
     """The verdict's outcome alone ("reproduced", "partly reproduced", "not reproduced", "undecided"), for the
     one short sentence that opens the chapter's Verdict; the criteria and where they fail follow it."""
     return text.split(" (", 1)[0]
+
+
+def verdict_headline(result: dict, p: Params) -> str:
+    """The verdict's outcome with what decides it, short enough for the book's introduction: "partly reproduced"
+    says which criterion fails and how (criterion 2 holds by construction, so it is labelled so), e.g. "partly
+    reproduced: zero heads learn nothing (by construction), but frozen random heads learn too, at every head
+    size of the sweep"; the other outcomes are the outcome alone (:func:`verdict_short`)."""
+    word = verdict_short(result["verdict"])
+    if word != "partly reproduced":
+        return word
+    sw = [sweep_window(result[f]["sweep"]) for f in p.families]
+    if all(len(w["learns"]) == len(p.norm_scales) for w in sw):
+        how = "learn too, at every head size of the sweep"
+    elif any(w["learns"] for w in sw):
+        how = "learn too, at some head sizes of the sweep"
+    else:
+        how = "are not shown to fail at every head size of the sweep"
+    return f"{word}: zero heads learn nothing (by construction), but frozen random heads {how}"
+
+
+def verdict_reason(result: dict, p: Params) -> str:
+    """One clause that says why the verdict reads as it does, for the introduction (no number)."""
+    word = verdict_short(result["verdict"])
+    fams = " and ".join(p.families)
+    if word == "reproduced":
+        return (f"adapted heads learn span(M) on {fams}, while zero heads and frozen random heads fail at every "
+                "head size of the sweep")
+    if word == "partly reproduced":
+        sw = [sweep_window(result[f]["sweep"]) for f in p.families]
+        where = ("at every head size of the sweep" if all(len(w["learns"]) == len(p.norm_scales) for w in sw)
+                 else "at some head size of the sweep")
+        if where.startswith("at every"):
+            return (f"frozen random heads, their feature step tuned at each size, learn span(M) {where} on {fams}, "
+                    "so head adaptation is not necessary at these sizes")
+        return (f"frozen random heads, their feature step tuned at each size, are not shown to fail {where}, so "
+                "head adaptation is not shown to be necessary at these sizes")
+    if word == "not reproduced":
+        return "a criterion the comparison rests on fails (adapted heads, zero heads or the frozen arm's control)"
+    return "too few seeds to decide"
 
 
 # ---------------------------------------------------------------------------------------------- explorer

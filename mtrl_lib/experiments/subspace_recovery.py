@@ -425,7 +425,18 @@ def _ci(out: dict, name: str, per_seed, bounded: bool = True) -> None:
     iv = stats.mean_ci(per_seed)
     out[name], out[f"{name}_ci"] = float(iv.mean), float(iv.half)
     if bounded:
-        out[f"{name}_text"] = stats.fmt_bounded(per_seed)
+        out[f"{name}_text"] = bounded_text(per_seed)
+
+
+def bounded_text(per_seed) -> str:
+    """"mean ± half-width" with enough decimals that the half-width shows a significant digit
+    (:func:`mtrl_lib.stats.pm`: ``0.9994 ± 0.0004``, never ``0.999 ± 0.000``), or, where the 95% interval reaches
+    past 0 or 1, the interval cut there in words (:func:`mtrl_lib.stats.fmt_bounded`)."""
+    b = stats.bounded_ci(per_seed)
+    if b.cut:
+        return stats.fmt_bounded(per_seed)
+    iv = stats.mean_ci(np.asarray(per_seed, dtype=float).ravel())
+    return stats.pm(iv.mean, iv.half)
 
 
 def _named_T(p: Params) -> dict:
@@ -493,14 +504,30 @@ def curve_numbers(result: dict, p: Params, fam: Family | None = None) -> dict:
         f"and the error is {status1}")
     n, lost, rec = len(p.seeds), out["c2_n_lost_T_mid"], out["c2_n_recover_T_mid"]
     med, text = out["c2_err_T_mid_median"], out["c2_err_T_mid_text"]
+    out["c2_split_counts_T_mid"] = split_counts(fe[1])
     out["c2_split_T_mid"] = (
-        f"the outcome splits by seed: {lost} of {n} seeds lose a direction and {rec} {'ends' if rec == 1 else 'end'} "
-        f"below the recovery level; "
-        f"the median error is {med:.3f} and the mean {text}, a mean that describes neither group" if 0 < lost < n else
+        f"the outcome splits by seed: of {n} seeds, {out['c2_split_counts_T_mid']}; "
+        f"the median error is {med:.3f} and the mean {text}, a mean that describes no group" if 0 < lost < n else
         f"every seed loses a direction (median error {med:.3f}, mean {text})" if lost == n else
         f"no seed loses a direction and {rec} of {n} end below the recovery level (median error {med:.3f}, mean "
         f"{text})")
     return out
+
+
+def split_counts(final_error) -> str:
+    """How the seeds of one arm split, in words with the verbs agreeing: how many lose a direction (error above
+    ``LOST_LEVEL``), how many end below the recovery level, and how many lie between, with their range of errors:
+    "12 lose a direction, 1 ends below the recovery level and the other 7 lie between (errors 0.442 to 0.900)"."""
+    e = np.asarray(final_error, dtype=float).ravel()
+    lost, rec = int((e > LOST_LEVEL).sum()), int((e < RECOVERY_LEVEL).sum())
+    mid = e[(e <= LOST_LEVEL) & (e >= RECOVERY_LEVEL)]
+    parts = [f"{lost} {'loses' if lost == 1 else 'lose'} a direction",
+             f"{rec} {'ends' if rec == 1 else 'end'} below the recovery level"]
+    if mid.size == 1:
+        parts.append(f"the other one lies between (error {mid[0]:.3f})")
+    elif mid.size > 1:
+        parts.append(f"the other {mid.size} lie between (errors {mid.min():.3f} to {mid.max():.3f})")
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def family_numbers(result: dict, p: Params, fam: Family | None = None) -> dict:
@@ -511,10 +538,12 @@ def family_numbers(result: dict, p: Params, fam: Family | None = None) -> dict:
     ``c2_{f}_err_Tmax_hi`` (upper bound), ``c2_{f}_tail`` (rounds of the last stretch),
     ``c2_{f}_still_falling`` (word: the final error against the error ``c2_{f}_tail`` rounds earlier); the
     criterion beyond learning: ``c2_{f}_Tprev_drop(_ci)`` (error at
-    Tprev minus at Tmax, paired) and ``c2_{f}_Tprev_word``; the single-task control: ``c2_{f}_cosmax_T1_lo``,
+    Tprev minus at Tmax, paired), ``c2_{f}_Tprev_word`` and ``c2_{f}_Tprev_ratio`` (mean error at Tprev over mean
+    error at Tmax), beside ``c2_sqrt_Tmax_over_Tprev`` (sqrt(Tmax / Tprev), the factor by which the relative noise
+    of one step shrinks); the single-task control: ``c2_{f}_cosmax_T1_lo``,
     ``c2_{f}_own_share_T1_lo`` (linear), ``c2_{f}_single_learns`` (phrase)."""
     fam = comparison_family(result, p) if fam is None else fam
-    out, Ts = {}, p.T_values
+    out, Ts = {"c2_sqrt_Tmax_over_Tprev": math.sqrt(p.T_values[-1] / p.T_values[-2])}, p.T_values
     for f in p.all_families:               # writes the c2_{f}_... keys listed in the docstring
         fr = result[f]
         fe = fr["final_error"]
@@ -532,6 +561,7 @@ def family_numbers(result: dict, p: Params, fam: Family | None = None) -> dict:
                                              "rising", "no longer falling significantly")
         drop = stats.paired_ci(fe[-2], fe[-1])
         out[f"c2_{f}_Tprev_drop"], out[f"c2_{f}_Tprev_drop_ci"] = float(drop.mean), float(drop.half)
+        out[f"c2_{f}_Tprev_ratio"] = float(fe[-2].mean() / fe[-1].mean())
         out[f"c2_{f}_Tprev_word"] = ("falls significantly" if drop.lo > 0 else
                                      "rises significantly" if drop.hi < 0 else "does not change significantly")
         ok, _ = single_task_control(result, f)
@@ -640,11 +670,12 @@ def collapse_numbers(result: dict, p: Params, fam: Family | None = None) -> dict
 
 
 def verdict_numbers(result: dict, p: Params) -> dict:
-    """``c2_verdict``, the level and what justifies it: ``c2_level``, ``c2_lost_level``, ``c2_recovered_cosine``,
+    """``c2_verdict`` (and its outcome alone, ``c2_verdict_word``), the level and what justifies it: ``c2_level``, ``c2_lost_level``, ``c2_recovered_cosine``,
     ``c2_recovered_cosine_sq``, ``c2_noise_{T_mid,Tmax}`` (sqrt(d / (T n2)), the relative noise of one feature
     step); ``c2_crit2_note`` (which families' comparison with one task is not counted, and why)."""
     Ts = p.T_values
-    out = {"c2_verdict": result["verdict"], "c2_level": RECOVERY_LEVEL, "c2_lost_level": LOST_LEVEL,
+    out = {"c2_verdict": result["verdict"], "c2_verdict_word": result["verdict"].split(" (", 1)[0],
+           "c2_level": RECOVERY_LEVEL, "c2_lost_level": LOST_LEVEL,
            "c2_recovered_cosine": RECOVERED_COSINE, "c2_recovered_cosine_sq": RECOVERED_COSINE ** 2,
            "c2_noise_T_mid": step_noise(p, Ts[1]), "c2_noise_Tmax": step_noise(p, Ts[-1])}
     hi = float(stats.upper(result[p.family]["final_error"][-1]))
@@ -654,7 +685,7 @@ def verdict_numbers(result: dict, p: Params) -> dict:
     not_counted = [f for f in p.all_families if not single_task_control(result, f)[0]]
     out["c2_crit2_note"] = (
         "it is counted for every family: every single-task arm passes its positive control" if not not_counted else
-        "it is not counted for " + " and ".join(f"`{f}`" for f in not_counted) + ", whose single-task runs fail "
+        "it is not counted for " + " and ".join(not_counted) + ", whose single-task runs fail "
         "their positive control at this budget (a comparison with an arm that learns nothing proves nothing); "
         "criterion 3 carries the claim there")
     return out
