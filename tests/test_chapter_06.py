@@ -25,7 +25,7 @@ from mtrl_lib.tasks import draw_tasks, make_generator, random_subspace, sample
 from mtrl_lib.book.chapters import get_chapter
 from mtrl_lib.experiments import baselines_and_rates as ch
 from mtrl_lib.experiments import step_sizes
-from mtrl_lib.experiments.rates import prose
+from mtrl_lib.experiments.rates import fits, prose
 from mtrl_lib.book.inline import quoted_names
 
 NAME = "06_baselines_and_rates"
@@ -204,6 +204,32 @@ def test_phrases_for_failed_runs_and_mixed_points():
     assert prose._mixed_phrase(res, p).endswith("T = 5, linear, per task: 3 of 4 runs failed, median 0.90, mean 0.70")
     res["sweep"]["linear"]["pertask"] = ok
     assert prose._mixed_phrase(res, p).startswith("At every point of the figure either every run ends below")
+    # one failed run among ten that leaves the mean within its half-width of the median: a count only
+    p = ch.Params(T_values=(5, 10, 20), seeds=tuple(range(10)))
+    ok = np.linspace(0.10, 0.19, 10)[:, None].repeat(3, axis=1)
+    few = ok.copy()
+    few[0, 1] = 0.45
+    res = {"sweep": {"linear": {"pertask": ok, "budget": ok}, "quadratic": {"pertask": ok, "budget": few}}}
+    text = prose._mixed_phrase(res, p)
+    assert "describes neither" not in text and text.endswith("T = 10, quadratic, fixed total, 1 of 10 runs failed")
+    # a split with a quarter or more of the runs on each side: median and mean
+    few[:3, 1] = 0.9
+    assert prose._mixed_phrase(res, p).endswith("T = 10, quadratic, fixed total: 3 of 10 runs failed, median "
+                                                 f"{np.median(few[:, 1]):.2f}, mean {few[:, 1].mean():.2f}")
+
+
+def test_slope_in_T_names_its_failed_runs():
+    """The slope in T says which seeds had a failed run at a T of the fit, and gives the slope without them."""
+    p = ch.Params(seeds=tuple(range(10)))
+    E = np.exp(-0.5 * np.log(np.asarray(p.T_fit, float)))[None, :].repeat(10, axis=0) * 0.5
+    E = E * np.linspace(0.9, 1.1, 10)[:, None]
+    assert prose._slope_failed_phrase({"T": E, "slope_T": fits.slopes(p.T_fit, E)}, p).startswith(
+        "no run of the fit in T failed")
+    E[3, 0] = 0.48
+    text = prose._slope_failed_phrase({"T": E, "slope_T": fits.slopes(p.T_fit, E)}, p)
+    assert text.startswith(f"the slope in T includes a failed run (seed 3: final error 0.480 at T = {p.T_fit[0]}")
+    assert "without it the slope over the other 9 seeds is -0.500" in text
+    assert text.endswith("whose 95% interval includes the sketch's -0.5")
 
 
 def test_parity_budget_phrase_reads_both_tests():

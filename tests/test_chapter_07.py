@@ -76,11 +76,54 @@ def test_summary_has_the_glue_names_the_intro_quotes(small):
 
 # ----------------------------------------------------------------------------------- negative controls
 
-def test_negative_control_shuffled_labels_does_not_carry_over(experiment):
-    """Labels independent of x: pretraining cannot learn, and the required criterion fails."""
+@pytest.fixture(scope="module")
+def shuffled(experiment):
     p = ch.Params(**SMALL, control="shuffled_labels")
-    v = ch.verdict(ch.run(p), p)
+    return p, ch.run(p)
+
+
+def test_negative_control_shuffled_labels_does_not_carry_over(shuffled):
+    """Labels independent of x: pretraining cannot learn, and the required criterion fails."""
+    p, res = shuffled
+    v = ch.verdict(res, p)
     assert v.startswith("does not carry over") and "remove less than 0.33" in v, v
+
+
+def test_criterion_5_fails_with_labels_independent_of_x(shuffled):
+    """Criterion 5 (W moved toward the class means) under the shuffled-labels control: its effective-dimension
+    half does not need labels (any training that moves W can lower the effective dimension, and here it does:
+    measured 24.2 against random W's 24.7), so the energy half must carry the criterion, and it fails."""
+    p, res = shuffled
+    b = ch.bounds(res, p)
+    crit = {text: ok for text, ok, _ in ch._criteria(res, p)}
+    assert b["rd_effdim_gap_hi"] < 0, b          # the half that a label-free drift meets, as the chapter says
+    assert not b["rd_energy_gain_lo"] > 0, b     # the half that needs the labels fails ...
+    assert not crit["W is not more aligned with the class means than random W"]
+    assert "W is not more aligned with the class means than random W" in ch.verdict(res, p)   # ... and so does 5
+
+
+def test_positive_controls_and_reason_of_the_small_run(small):
+    """Criteria 2 and 3 compare with arms that can learn: single-task and end-to-end features beat random
+    features at this size; the verdict's reason and headline are glued."""
+    p, res = small
+    s = ch.summary(res, p)
+    for k in ("single", "end2end"):
+        assert s[f"rd_pos_{k}_lo"] > 0 and s[f"rd_pos_{k}_word"].startswith("its lower bound is above 0"), k
+        assert s[f"rd_pos_{k}"] == pytest.approx(float(np.mean(res["acc"][k][:, 0] - res["acc"]["random"][:, 0])))
+    assert s["rd_verdict_short"] == "carries over"
+    assert s["rd_verdict_reason"].endswith("and every other criterion holds too")
+    assert s["rd_verdict_headline"].startswith("with n3 = 20 labels per new dichotomy, features pretrained on T = 20")
+
+
+def test_tuning_overlap_counts_the_reported_test_images_the_rule_reads():
+    """The tuning seeds' splits are other draws of the same images: count, per reported seed, its test images in
+    the tuning seeds' validation parts and in their whole training splits (seed 0: 245 and 528 of 599)."""
+    p = ch.Params(seeds=(0,))
+    o = ch.tuning_overlap(p)
+    assert (o["rd_tune_val_overlap"], o["rd_tune_read_overlap"]) == (245, 528)
+    assert o["rd_tune_val_overlap_min"] == o["rd_tune_val_overlap_max"] == 245 and o["rd_n_grid"] == 5
+    o = ch.tuning_overlap(ch.Params(seeds=(0, 1, 2)))
+    assert o["rd_tune_val_overlap"] == pytest.approx((245 + 253 + 229) / 3) and o["rd_tune_read_overlap_max"] == 540
 
 
 def test_negative_control_swapped_heads_does_not_carry_over(experiment):

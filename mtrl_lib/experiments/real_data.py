@@ -216,7 +216,8 @@ def unit_config(p: Params) -> dict:
 def tune_unit(seed: int, eta_W: float, **config) -> dict:
     """Unit: one grid point of the step-size rule on a held-out tuning seed, scored on a validation split
     (:func:`mtrl_lib.experiments.digit_splits.validation_digits`: a third of the seed's *training* split,
-    never its test split). With first-layer step ``eta_W``: pretrain on the seed's first T_max dichotomies on
+    never its own test split; the reported seeds' test splits do share images with it, see
+    :func:`tuning_overlap`). With first-layer step ``eta_W``: pretrain on the seed's first T_max dichotomies on
     the fitting part, probe the held-out dichotomies from the first ``n3`` images of one random order of the
     fitting part (the headline n3), and score the probe on the validation part (``multi``); train end to end
     on each held-out dichotomy from those ``n3`` images and score the same way (``end2end``). Returns
@@ -408,7 +409,7 @@ def _setting(result: dict, p: Params, fam: Family) -> dict:
             "rd_eta_a": p.eta_a, "rd_single_n": p.n * p.T_max, "rd_pca_k": p.pca_k,
             "rd_control": p.control, "rd_seeds_overlap": int((~result["disjoint"]).sum()),
             "rd_min_pixel_sd": rd.MIN_PIXEL_SD, "rd_family_size": len(fam), "rd_family_alpha": ALPHA,
-            "rd_ci_level": stats.LEVEL, **_tuning(result["tuning"], p)}
+            "rd_ci_level": stats.LEVEL, **_tuning(result["tuning"], p), **tuning_overlap(p)}
 
 
 def _edge(step: float, steps) -> str:
@@ -525,16 +526,84 @@ def _level(result: dict, p: Params) -> dict:
             "rd_min_gain_binoms": gain / binomial_se(acc_random, len(digits(p.seeds[0]).y_test))}
 
 
+def tuning_overlap(p: Params) -> dict:
+    """How many of the reported seeds' test images the step-size rule reads. The tuning seeds draw their own
+    splits of the same file (:mod:`.digit_splits`), so their fitting and validation parts are not disjoint from a
+    reported seed's test split. Per reported seed: its test images that lie in the union of the tuning seeds'
+    validation parts (``rd_tune_val_overlap``: mean over the reported seeds, with ``_min`` and ``_max``) and in
+    the union of their whole training splits, fitting or validation (``rd_tune_read_overlap``, the same);
+    ``rd_n_grid``, the number of grid steps the rule chooses from."""
+    from . import digit_splits as ds
+
+    val = np.unique(np.concatenate([ds.validation_indices(t)[1] for t in p.tune_seeds]))
+    read = np.unique(np.concatenate([ds.split_indices(t)[0] for t in p.tune_seeds]))
+    tests = [ds.split_indices(s)[1] for s in p.seeds]
+    out = {"rd_n_grid": len(p.eta_W_grid)}
+    for name, pool in (("rd_tune_val_overlap", val), ("rd_tune_read_overlap", read)):
+        counts = np.asarray([int(np.isin(te, pool).sum()) for te in tests])
+        out[name], out[f"{name}_min"], out[f"{name}_max"] = float(counts.mean()), int(counts.min()), int(counts.max())
+    return out
+
+
+def positive_controls(result: dict, p: Params) -> dict:
+    """The positive controls of criteria 2 and 3: each comparison arm that can be trained (single-task
+    pretraining, end-to-end training) can succeed, i.e. beats random features, paired, at the headline n3.
+    ``rd_pos_<k>`` (mean gain of arm k over random features) with ``_ci`` and ``_lo`` (lower 95% bound), and
+    ``rd_pos_<k>_word`` (whether that bound is above 0), for k in single, end2end."""
+    j = p.n3s.index(p.n3)
+    a = {k: v[:, j] for k, v in result["acc"].items()}
+    out = {}
+    for k in ("single", "end2end"):
+        iv = _ci(out, f"rd_pos_{k}", a[k] - a["random"])
+        out[f"rd_pos_{k}_lo"] = float(iv.lo)
+        out[f"rd_pos_{k}_word"] = ("its lower bound is above 0: the arm can succeed" if iv.lo > 0 else
+                                   "its lower bound is not above 0: this run does not show that the arm can "
+                                   "succeed")
+    return out
+
+
+def verdict_reason(result: dict, p: Params) -> str:
+    """One clause that says why the verdict reads as it does, to follow "because": the failed criteria in words,
+    or what held when all did."""
+    n = len(result["acc"]["multi"])
+    if not stats.enough_seeds(n):
+        return f"only {n} seeds were run, and a decision needs {stats.MIN_SEEDS}"
+    crit = _criteria(result, p)
+    failed = [text for text, ok, _ in crit if not ok]
+    if not all(ok for _, ok, required in crit if required):
+        return "; ".join(failed)
+    b = bounds(result, p)
+    held = (f"multi-task features remove at least {MIN_REMOVED:.2f} of random features' test errors (lower bound "
+            f"{b['rd_removed_lo']:.2f}) and lie above single-task features")
+    if not failed:
+        return held + ", and every other criterion holds too"
+    return held + ", but " + "; ".join(failed)
+
+
+def verdict_headline(result: dict, p: Params) -> str:
+    """The one number the chapter's first screen quotes: the share of random features' test errors that
+    multi-task features remove at the headline n3 and largest T, with its 95% half-width, and the level."""
+    j = p.n3s.index(p.n3)
+    iv = stats.mean_ci(error_removed(result["acc"]["multi"][:, j], result["acc"]["random"][:, j]))
+    return (f"with n3 = {p.n3} labels per new dichotomy, features pretrained on T = {p.T_max} dichotomies remove "
+            f"{stats.pm(iv.mean, iv.half, 2)} of the test errors that random features make (the verdict asks a "
+            f"lower bound of at least {MIN_REMOVED:.2f})")
+
+
 def summary_sections(result: dict, p: Params) -> dict[str, dict]:
     """Every number and phrase the chapter quotes, by the section that quotes it: ``setting``, ``accuracy``,
     ``tasks``, ``weights``, ``verdict``, ``explore``. Means come with ``_ci`` (95% t half-width over seeds);
     the comparison words ``rd_vs_*``, ``*_vs_*``, ``rd_growth_word`` come from one Holm family
-    (:func:`word_family`, its size ``rd_family_size``)."""
+    (:func:`word_family`, its size ``rd_family_size``). ``setting`` holds :func:`tuning_overlap`; ``verdict``
+    holds ``rd_verdict``, ``rd_verdict_short`` (its first words), ``rd_verdict_reason`` (:func:`verdict_reason`),
+    ``rd_verdict_headline`` (:func:`verdict_headline`) and :func:`positive_controls`."""
     fam, words = word_family(result, p)
     return {"setting": _setting(result, p, fam), "accuracy": _accuracy(result, p, words),
             "tasks": _tasks(result, p, words), "weights": _weights(result, p, words),
-            "verdict": {"rd_verdict": verdict(result, p), **bounds(result, p), **_level(result, p),
-                        "rd_min_seeds": stats.MIN_SEEDS},
+            "verdict": {"rd_verdict": (v := verdict(result, p)), "rd_verdict_short": v.split(" (")[0],
+                        "rd_verdict_reason": verdict_reason(result, p),
+                        "rd_verdict_headline": verdict_headline(result, p), **bounds(result, p),
+                        **_level(result, p), **positive_controls(result, p), "rd_min_seeds": stats.MIN_SEEDS},
             "explore": explore_numbers(p, result["tuning"]["eta_W"])}
 
 

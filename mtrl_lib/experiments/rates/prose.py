@@ -11,7 +11,7 @@ import numpy as np
 
 from ...comparisons import pseudo_median
 from ...metrics import RECOVERED_COSINE
-from ...stats import MIN_SEEDS, mean_ci
+from ...stats import MIN_SEEDS, enough_seeds, mean_ci, pm
 from .analysis import (BLIND, LEARN_LEVEL, MATCHED, METHOD_WORDS, RATIO_BOUND, SKETCH_SLOPES, SLOPE_MARGIN,
                        budget_ends, failed, ratio_ci, slope_equal)
 from .explore import explore_numbers
@@ -90,22 +90,41 @@ def _failed_phrase(e0, e1, T0: int, T1: int) -> str:
 
 
 def _mixed_phrase(res: dict, p: Params) -> str:
-    """The points of the T sweeps whose runs split between learned and failed, where a mean describes neither
-    group: each with its count of failed runs, median and mean."""
-    n, parts = len(p.seeds), []
+    """The points of the T sweeps where some runs failed (final error above the learning level) and others did
+    not. Where the runs really split (each group holds at least a quarter of them, or the failed runs pull the
+    mean away from the median by more than the half-width of the mean's 95% interval), the mean describes neither
+    group, and the sentence says so with the median and the mean; at the other such points (a few failed runs
+    that leave the mean within its half-width of the median) it gives the count ("k of n runs failed") only."""
+    n = len(p.seeds)
+    split, few = [], []
     for f in PAPER_FAMILIES:
         for w, curve in (("pertask", "per task"), ("budget", "fixed total")):
             e = res["sweep"][f][w]
             for j, T in enumerate(p.T_values):
                 k = int(failed(e[:, j]).sum())
-                if 0 < k < n:
-                    parts.append(f"T = {T}, {f}, {curve}: {k} of {n} runs failed, median "
-                                 f"{float(np.median(e[:, j])):.2f}, mean {float(e[:, j].mean()):.2f}")
-    if not parts:
+                if not 0 < k < n:
+                    continue
+                iv, med = mean_ci(e[:, j]), float(np.median(e[:, j]))
+                if min(k, n - k) >= n / 4 or abs(float(iv.mean) - med) > float(iv.half):
+                    split.append(f"T = {T}, {f}, {curve}: {k} of {n} runs failed, median {med:.2f}, "
+                                 f"mean {float(iv.mean):.2f}")
+                else:
+                    few.append(f"T = {T}, {f}, {curve}, {k} of {n} runs failed")
+    if not split and not few:
         return (f"At every point of the figure either every run ends below the learning level {LEARN_LEVEL:.3f} "
                 f"or none does, so each mean describes its runs")
-    return (f"Where some runs end below the learning level {LEARN_LEVEL:.3f} and others above it (failed), the "
-            f"mean describes neither group (the median is the middle run's value): " + "; ".join(parts))
+    parts = []
+    if split:
+        parts.append(f"Where the runs split between ending below the learning level {LEARN_LEVEL:.3f} and "
+                     f"above it (failed), with each group at least a quarter of the runs or the mean further from "
+                     f"the median (the middle run's value) than the half-width of its 95% interval, the mean "
+                     f"describes neither group: " + "; ".join(split))
+    if few:
+        lead = ("At the other points with failed runs," if split else
+                f"Some runs end above the learning level {LEARN_LEVEL:.3f} (failed), and at each such point")
+        parts.append(f"{lead} the mean lies within the half-width of its 95% interval of the median: "
+                     + "; ".join(few))
+    return ". ".join(parts)
 
 
 def budget_numbers(res: dict, p: Params) -> dict:
@@ -152,7 +171,8 @@ def _case_numbers(res: dict, case: str) -> dict:
 
 def baseline_numbers(res: dict, p: Params) -> dict:
     """Section "Baselines at equal samples": :func:`_case_numbers` for linear and quadratic; b_eta_a_linrep,
-    b_eta_W_linrep, b_ratio_bound; per family f: b_vs_<method>_<f> (moment1, moment2, linrep: the network's error
+    b_eta_W_linrep, b_ratio_bound (and b_ratio_bound_samples, its square: the same price in samples under the
+    sketch); per family f: b_vs_<method>_<f> (moment1, moment2, linrep: the network's error
     against the method's, Holm family), b_matched_hi_<f> (upper bound of the matched estimator's error on f),
     b_ratio_<f> with b_ratio_<f>_lo, b_ratio_<f>_hi (geometric-mean ratio err(network) / err(matched) and its
     95% bounds), b_ratio_phrase_<f> ("within" / "not within", the verdict's test), b_matched_<f> (the matched
@@ -161,7 +181,8 @@ def baseline_numbers(res: dict, p: Params) -> dict:
     b_acc_sub_vs_matched_<f> (Holm family), b_acc_rebuild_<f> (rebuilt minus own W, with _ci) and
     b_acc_rebuild_phrase_<f>; per moment estimator k: b_blind_lo_<k>, the lower bound of its error on the
     family it cannot see."""
-    out = {"b_eta_a_linrep": p.eta_a_linrep, "b_eta_W_linrep": p.eta_W_linrep, "b_ratio_bound": RATIO_BOUND}
+    out = {"b_eta_a_linrep": p.eta_a_linrep, "b_eta_W_linrep": p.eta_W_linrep, "b_ratio_bound": RATIO_BOUND,
+           "b_ratio_bound_samples": RATIO_BOUND ** 2}
     fam = res["family"]
     words = {"moment1": "first-moment", "moment2": "second-moment"}
     for f in PAPER_FAMILIES:
@@ -281,6 +302,30 @@ def _slope_phrase(fam, name: str, x, target: float, at: dict | None = None) -> s
             f"{_listed(words)}, within ±{SLOPE_MARGIN:.2f} of the sketch's {where}")
 
 
+def _slope_failed_phrase(r: dict, p: Params) -> str:
+    """Whether the fit in T (final errors ``r["T"]`` at ``p.T_fit``) includes failed runs (final error above the
+    learning level): which seeds, at which T, their slopes, and the slope over the other seeds with its 95%
+    interval, against the sketch's."""
+    E, sl = np.asarray(r["T"], float), np.asarray(r["slope_T"], float)
+    bad = failed(E)
+    rows = np.flatnonzero(bad.any(axis=1))
+    if rows.size == 0:
+        return f"no run of the fit in T failed (every final error below the learning level {LEARN_LEVEL:.3f})"
+    runs = _listed([f"seed {p.seeds[i]}: final error "
+                    + ", ".join(f"{E[i, j]:.3f} at T = {p.T_fit[j]}" for j in np.flatnonzero(bad[i]))
+                    + f", slope {sl[i]:.2f}" for i in rows])
+    what = "a failed run" if rows.size == 1 else f"failed runs on {rows.size} seeds"
+    head = f"the slope in T includes {what} ({runs})"
+    keep = np.setdiff1d(np.arange(len(sl)), rows)
+    if keep.size < 2:
+        return f"{head}; too few seeds are left without it for an interval"
+    iv = mean_ci(sl[keep])
+    target = SKETCH_SLOPES["T"]
+    side = "excludes" if (iv.hi < target or iv.lo > target) else "includes"
+    return (f"{head}; without {'it' if rows.size == 1 else 'them'} the slope over the other {keep.size} seeds is "
+            f"{pm(iv.mean, iv.half)}, whose 95% interval {side} the sketch's {target:+.1f}")
+
+
 def rate_numbers(res: dict, p: Params) -> dict:
     """Section "Rates": b_slope_T, b_slope_d, b_slope_n, b_escape_slope_logd, b_escape_dmin, b_escape_dmax,
     b_escape_curv (each with _ci; the escape numbers are -1 with _ci 0 when some run never escaped, b_n_escaped
@@ -299,6 +344,7 @@ def rate_numbers(res: dict, p: Params) -> dict:
            "b_nmin": p.n2s[0], "b_nmax": p.n2s[-1], "b_n_escaped": r["n_escaped"], "b_escape_level": ESCAPE_LEVEL,
            "b_slope_margin": SLOPE_MARGIN, "b_eta_W_step": p.eta_W_linear, "b_n_ds": len(p.ds),
            "b_curv_dof": max(len(p.ds) - 3, 0), "b_record_every": p.record_every}
+    out["b_slope_T_failed_phrase"] = _slope_failed_phrase(r, p)
     for name, target in SKETCH_SLOPES.items():
         _ci(out, f"b_slope_{name}", r[f"slope_{name}"])
         out[f"b_slope_{name}_phrase"] = _slope_phrase(fam, name, r[f"slope_{name}"], target,
@@ -353,12 +399,55 @@ def rate_numbers(res: dict, p: Params) -> dict:
     return out
 
 
+def _ratio_clause(res: dict, f: str) -> str:
+    """"on <f> tasks the network's error is <ratio> times <the matched estimator>'s (95% upper bound <hi>)"."""
+    g, _, hi = ratio_ci(res, f)
+    return (f"on {f} tasks the network's error is {g:.2f} times {METHOD_WORDS[MATCHED[f]]}'s (95% upper bound "
+            f"{hi:.2f})")
+
+
+def verdict_reason(res: dict, p: Params) -> str:
+    """One clause that says why the verdict reads as it does, to follow "because": the failed tests of the
+    verdict (:func:`~.analysis.verdict`) in words, or what held when all did."""
+    n = len(p.seeds)
+    if not enough_seeds(n):
+        return f"only {n} seeds were run, and a decision needs {MIN_SEEDS}"
+    base, rates = res["base"], res["rates"]
+    learn = [f for f in PAPER_FAMILIES if not mean_ci(base[f]["err"]["network"]).hi < LEARN_LEVEL]
+    if learn:
+        return (f"the network does not learn span(M) on {_listed(learn)} tasks: the upper bound of its error is not "
+                f"below the learning level {LEARN_LEVEL:.3f}")
+    why = []
+    for f in PAPER_FAMILIES:
+        k = MATCHED[f]
+        if not mean_ci(base[f]["err"][k]).hi < LEARN_LEVEL:
+            why.append(f"{METHOD_WORDS[k]} does not learn {f} tasks, its own family")
+        if not ratio_ci(res, f)[2] < RATIO_BOUND:
+            why.append(f"{_ratio_clause(res, f)}, above the bound {RATIO_BOUND:g} the verdict allows")
+    for k, f in BLIND.items():
+        if not mean_ci(base[f]["err"][k]).lo > LEARN_LEVEL:
+            why.append(f"{METHOD_WORDS[k]} does not fail on {f} tasks")
+    for name, sign in (("T", -1), ("n", -1), ("d", +1)):
+        iv = mean_ci(rates[f"slope_{name}"])
+        if not (iv.hi < 0 if sign < 0 else iv.lo > 0):
+            why.append(f"the error's slope in {name if name != 'n' else 'n2'} is not significantly "
+                       f"{'negative' if sign < 0 else 'positive'}")
+    if why:
+        return _listed(why)
+    return (f"the network learns both families, within a factor {RATIO_BOUND:g} of the estimator built for each, "
+            f"and its error falls with T and n2 and grows with d, as the sketch says")
+
+
 def verdict_numbers(res: dict, p: Params) -> dict:
     """Section "Verdict": b_verdict, b_verdict_short (its first words: reproduced, partly reproduced, not
-    reproduced or undecided), and the upper bounds b_err_network_linear_hi,
+    reproduced or undecided), b_verdict_reason (one clause saying why, to follow "because"), b_verdict_headline
+    (the one number the chapter's first screen quotes: the network's error against the matched estimator's on
+    the family where the ratio is largest), and the upper bounds b_err_network_linear_hi,
     b_err_network_quadratic_hi the learning criterion compares with the level."""
     v = res["verdict"]
-    out = {"b_verdict": v, "b_verdict_short": v.split(" (")[0]}
+    worst = max(PAPER_FAMILIES, key=lambda f: ratio_ci(res, f)[0])
+    out = {"b_verdict": v, "b_verdict_short": v.split(" (")[0], "b_verdict_reason": verdict_reason(res, p),
+           "b_verdict_headline": f"{_ratio_clause(res, worst)}; the verdict allows {RATIO_BOUND:g}"}
     for f in PAPER_FAMILIES:
         out[f"b_err_network_{f}_hi"] = float(mean_ci(res["base"][f]["err"]["network"]).hi)
     return out
