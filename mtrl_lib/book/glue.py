@@ -77,6 +77,17 @@ def glue_all(values: dict):
         glue(name, value)
 
 
+def record_early(values: dict):
+    """Make ``values`` available to the prose's ``{eval}`` roles in Jupyter from this cell on, above the cell
+    that glues them (a chapter's verdict line under its claim quotes numbers glued further down). In Jupyter the
+    prose reads only these records; the book reads the glue outputs, which stay where they are, so nothing is
+    glued twice."""
+    from .inline import record
+
+    for name, value in values.items():
+        record(name, _plain(value))
+
+
 def read_glued(nb: nbformat.NotebookNode) -> dict:
     """``{name: value}`` for every scalar glued in an executed notebook (figures are skipped)."""
     out, seen = {}, set()
