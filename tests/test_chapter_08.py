@@ -20,7 +20,7 @@ import pytest
 from mtrl_lib import stats
 from mtrl_lib.book.chapters import get_chapter
 from mtrl_lib.book.inline import quoted_names
-from mtrl_lib.comparisons import SKETCH_SLOPE_MARGIN, Family
+from mtrl_lib.comparisons import SKETCH_SLOPE_MARGIN, Family, signed_rank_pvalue
 from mtrl_lib.experiments import population_gap as ch
 from mtrl_lib.experiments import step_sizes
 from mtrl_lib.population import paired_unit
@@ -163,6 +163,17 @@ def test_summary_has_every_name_the_prose_quotes(small):
     assert s["p8_gap_n3"] == pytest.approx(res["gap_n"][:, 3].mean())
     assert s["p8_verdict_word"] == "partly reproduced" and s["p8_stop_criterion_phrase"] == "passes"
     assert s["p8_err_end_fail_n0"] == int((res["err_end"][:, 0] > ch.LEARN_LEVEL).sum())
+    # the few-task comparisons of errors are signed-rank tests (bimodal errors), reported as medians with counts
+    fam, fe = ch.comparison_family(res, p), lambda tr, k: ch.final(tr[k], tr["round"])
+    gap = fe(res["small_T"], "error") - fe(res["small_T_frozen"], "error")
+    assert fam.pvalue("small_T_heads") == signed_rank_pvalue(gap)
+    for arm in ("small_T", "small_T_frozen"):
+        above = fe(res[arm], "error") - fe(res[arm], "pop")
+        assert fam.pvalue(f"{arm}_fails") == signed_rank_pvalue(above)
+        assert s[f"p8_{arm}_fails_med"] == pytest.approx(np.median(above))
+        assert s[f"p8_{arm}_fails_k"] == int((above > 0).sum())
+    assert s["p8_small_T_heads_med"] == pytest.approx(np.median(gap)) and s["p8_small_T_heads_k"] == (gap > 0).sum()
+    assert s["p8_leave_reading"] == ch.leave_reading(res)
 
 
 def test_prose_names_no_code_identifier():
@@ -224,6 +235,17 @@ def test_leaving_is_read_on_the_distance_and_censored():
     assert list(ch.leave_order(res)) == [1, 0, 1]
 
 
+def test_leave_reading_says_bounds_only_when_every_seed_is_already_apart():
+    apart, never = np.ones((3, 4), bool), np.zeros((3, 4), bool)
+    text = ch.leave_reading({"apart": apart, "never": never})
+    assert "bounds the round at which the runs leave from above only" in text and "measure of" not in text
+    apart[0, 0] = False
+    assert ch.leave_reading({"apart": apart, "never": never}).startswith(
+        "The rows of the table, bounds where seeds are censored, are the chapter's measure")
+    assert ch.leave_reading({"apart": ~apart & False, "never": never}).startswith(
+        "The rows of the table are the chapter's measure")
+
+
 def test_cut_text_cuts_to_the_range_and_writes_the_digits_the_half_width_needs():
     assert ch.cut_text([0.02, 0.014, 0.017, 0.018, 0.016]) == "0.017 ± 0.003"
     low = ch.cut_text([0.0001, 0.0002, 0.0001, 0.004, 0.0001])
@@ -247,6 +269,47 @@ def test_verdict_logic_on_constructed_results():
                                                     f"population at round {p.rounds_adapted}")
     assert ch.verdict(_fake(pop=0.99), p).startswith("not reproduced (frozen population's final error")
     assert ch.verdict(_fake(), dataclasses.replace(p, seeds=(0, 1, 2))).startswith("undecided")
+
+
+def _all_fail(**kw):
+    """Every explaining criterion (a)-(d) fails: (a) and (b) by a frozen distance at the largest n2 as large as at
+    the smallest, (c) and (d) by adapted distances far above the level."""
+    res = _fake(gap_max=0.25, esc=0.3, end=0.4, **kw)
+    res["gap_n"][:, -1] = res["gap_n"][:, 0] + 0.01
+    return res
+
+
+def test_verdict_word_follows_the_tightened_rule_on_every_branch():
+    """Learning fails -> "not reproduced"; learning holds and all four of (a)-(d) fail -> "not reproduced" (with
+    the reason clause); some fail -> "partly reproduced"; none -> "reproduced". The glued word, count and reason
+    agree with the verdict on each branch."""
+    p = ch.Params()
+    cases = {  # branch: (constructed result, expected word, expected number of failed (a)-(d))
+        "none fail": (_fake(), "reproduced", 0),
+        "one fails": (_fake(end=0.2), "partly reproduced", 1),
+        "three fail": (_fake(gap_max=0.08, esc=0.2, end=0.2), "partly reproduced", 3),
+        "all four fail": (_all_fail(), "not reproduced", 4),
+        "learning fails": (_fake(pop=0.99), "not reproduced", 0),
+        "learning and all four fail": (_all_fail(pop=0.99), "not reproduced", 4),
+    }
+    for branch, (res, word, k) in cases.items():
+        res["verdict"] = ch.verdict(res, p)
+        n_failed, reason = ch.verdict_reason(res, p)
+        assert ch.verdict_word(res, p) == word, (branch, res["verdict"])
+        assert n_failed == k, (branch, reason)
+        learn_fails = branch.startswith("learning")
+        assert reason.startswith("the learning criterion fails") == learn_fails, (branch, reason)
+        if k == 0 and not learn_fails:
+            assert reason == "every criterion passes"
+        if k:                                      # every constructed failure includes (d)
+            assert "(d) fail" in reason, (branch, reason)
+    v = cases["all four fail"][0]["verdict"]
+    assert v.startswith("not reproduced (every one of the four criteria of the population explaining the runs "
+                        "fails: frozen runs' distance")
+    assert v.count("not below") == 3 and "does not fall significantly" in v
+    assert ch.verdict_reason(cases["all four fail"][0], p)[1].startswith("criteria (a), (b), (c) and (d) fail")
+    # the learning failure is named first, and the stricter rule never names "partly" where learning fails
+    assert cases["learning and all four fail"][0]["verdict"].startswith("not reproduced (frozen population's")
 
 
 # ------------------------------------------------------------------------------------------ construction

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import stats
-from ..comparisons import SKETCH_SLOPE_MARGIN, Family, add_pvalue, equivalent
+from ..comparisons import SKETCH_SLOPE_MARGIN, Family, RankFamily, add_pvalue, equivalent, pseudo_median
 from ..metrics import RECOVERED_COSINE
 from ..population import paired, paired_unit
 from ..stats import enough_seeds, mean_ci, paired_ci, undecided
@@ -390,6 +390,10 @@ def criteria(res: dict, p: Params) -> tuple[list[str], list[str]]:
     return learn, other
 
 
+#: the number of explaining criteria, (a)-(d), of part (ii) of :func:`verdict`
+N_EXPLAINING = 4
+
+
 def verdict(res: dict, p: Params) -> str:
     """The chapter's claim, decided on 95% t intervals over seeds (an intersection test: every criterion must
     pass, so they are not Holm-corrected). The distance is the subspace distance between a run and its population
@@ -406,14 +410,20 @@ def verdict(res: dict, p: Params) -> str:
         last round.
 
     The judged rounds of (c) and (d) follow the run (its population's escape, its last round), so the criteria
-    mean the same at any d, m, T and budget. "reproduced" when all hold; "partly reproduced (...)" when (i)
-    holds and (ii) fails; "not reproduced (...)" when (i) fails. Fewer than 10 seeds decide nothing."""
+    mean the same at any d, m, T and budget. "reproduced" when all hold; "not reproduced (...)" when (i) fails,
+    or when (i) holds and every one of (a)-(d) fails (the population then explains the runs by none of the
+    chapter's measures); "partly reproduced (...)" when (i) holds and some, not all, of (a)-(d) fail. (The rule
+    was tightened after a referee's read: it first read "partly reproduced" whenever (i) held, even with all four
+    of (a)-(d) failing.) Fewer than 10 seeds decide nothing."""
     n = len(p.seeds)
     if not enough_seeds(n):
         return undecided(n)
     learn, other = criteria(res, p)
     if learn:
         return "not reproduced (" + "; ".join(learn + other) + ")"
+    if len(other) == N_EXPLAINING:
+        return ("not reproduced (every one of the four criteria of the population explaining the runs fails: "
+                + "; ".join(other) + ")")
     return "reproduced" if not other else "partly reproduced (" + "; ".join(other) + ")"
 
 
@@ -435,10 +445,12 @@ def comparison_family(res: dict, p: Params) -> Family:
     seed would decide a t test on differences),
     ``small_T_fails`` and ``small_T_frozen_fails`` (few-task runs' final error minus their population's, adapted
     and frozen heads, above 0), ``small_T_heads`` (few-task runs' final error, adapted minus frozen heads, either
-    side), ``small_T_pop_ratio`` (log of the few-task populations' final in-span ratio, frozen over adapted
+    side): these three by Wilcoxon's signed-rank test (:meth:`RankFamily.test_signed_rank`, direction from the
+    Hodges-Lehmann centre), since with few tasks the per-seed errors split into seeds that recover and seeds that
+    fail (near 1), and a t test's mean and spread would follow the split; ``small_T_pop_ratio`` (log of the few-task populations' final in-span ratio, frozen over adapted
     heads, either side), ``even_learns`` (even family's final error at the largest n2 minus
     :data:`LEARN_LEVEL`, below 0). A slope that cannot be fitted (a value <= 0) is left out of the family."""
-    fam = Family()
+    fam = RankFamily()
     fin = lambda tr, key: final(tr[key], tr["round"])
     pop = res["frozen"][p.n2s[0]]
     fam.test("pop_moves", pop["pop"][:, int(np.argmax(window(pop["round"])))] - pop["pop"][:, -1], side="either")
@@ -454,8 +466,9 @@ def comparison_family(res: dict, p: Params) -> Family:
     fam.test("adapted_leaves", log_ratio(res["dist_end"][:, -1], res["dist_esc"][:, -1]), side="above")
     fam.test("stop_holds", log_ratio(res["stopped"]["dist"][:, -1], res["dist_end"][:, -1]), side="below")
     for name, tr in (("small_T_fails", res["small_T"]), ("small_T_frozen_fails", res["small_T_frozen"])):
-        fam.test(name, fin(tr, "error") - fin(tr, "pop"), side="above")
-    fam.test("small_T_heads", fin(res["small_T"], "error") - fin(res["small_T_frozen"], "error"), side="either")
+        fam.test_signed_rank(name, fin(tr, "error") - fin(tr, "pop"), side="above")
+    fam.test_signed_rank("small_T_heads", fin(res["small_T"], "error") - fin(res["small_T_frozen"], "error"),
+                         side="either")
     fam.test("small_T_pop_ratio", log_ratio(fin(res["small_T_frozen"], "pop_ratio"), fin(res["small_T"], "pop_ratio")),
              side="either")
     even = res["even"][p.n2s[-1]]
@@ -627,7 +640,8 @@ def adapted_numbers(res: dict, p: Params) -> dict:
     mean over seeds, with _lo, _hi likewise); p8_leave_phrase, p8_min_round_phrase (whether each comes later at
     the largest n2 than at the smallest, Holm), p8_leave_later_k, p8_leave_earlier_k, p8_leave_open_k (seeds
     whose leaving round is certainly later, certainly earlier, or left open by censoring: the sign test's
-    counts); p8_n2s_words (the n2 values in words). Leaving (:func:`adapted_rounds`) is censored, so
+    counts); p8_n2s_words (the n2 values in words); p8_leave_reading (:func:`leave_reading`: what the table's
+    leaving rounds measure, a sentence). Leaving (:func:`adapted_rounds`) is censored, so
     p8_leave_n{i} is text (:func:`leave_text`: median, bound and counts; no mean and no _ci), with
     p8_leave_med_n{i} (the median, a bound where censored), p8_leave_apart_n{i} (seeds already apart at the
     escape) and p8_leave_never_n{i} (seeds that never leave); the table's [0, 1] quantities have _text forms cut
@@ -677,14 +691,31 @@ def adapted_numbers(res: dict, p: Params) -> dict:
     order = leave_order(res)
     out["p8_leave_later_k"], out["p8_leave_earlier_k"] = int((order > 0).sum()), int((order < 0).sum())
     out["p8_leave_open_k"] = int((order == 0).sum())
+    out["p8_leave_reading"] = leave_reading(res)
     return out
+
+
+def leave_reading(res: dict) -> str:
+    """What the table's leaving rounds measure, said from the censoring: where every seed at every n2 is already
+    apart from its population at the escape, the rounds are only upper bounds and measure nothing of how long the
+    population explains a run; otherwise they are that measure (bounds where some seeds are censored)."""
+    if np.asarray(res["apart"], bool).all():
+        return ("At every sample size of the table every seed's run is already apart from its population at the "
+                "population's escape, so the table bounds the round at which the runs leave from above only: "
+                "it does not measure how long the population explains a run with adapted heads")
+    censored = np.asarray(res["apart"], bool).any() or np.asarray(res["never"], bool).any()
+    return ("The rows of the table" + (", bounds where seeds are censored," if censored else "")
+            + " are the chapter's measure of how long the population explains a run with adapted heads")
 
 
 def regime_numbers(res: dict, p: Params) -> dict:
     """Section "Where the population stops explaining the runs": few tasks, adapted (``small_T``) and frozen
     (``small_T_frozen``): p8_<arm>_pop, p8_<arm>_err (final errors), p8_<arm>_pop_ratio, p8_<arm>_ratio
     (sigma_r / sigma_1 of W's part inside span(M), final window), each with _ci, and p8_<arm>_phrase;
-    p8_small_T_heads (adapted minus frozen runs' final error, paired, _ci) and p8_small_T_heads_phrase; the same
+    p8_<arm>_fails_med and p8_<arm>_fails_k (median over seeds of the run's final error minus its population's,
+    and the seeds where it is above 0: the numbers of the signed-rank test behind p8_<arm>_phrase);
+    p8_small_T_heads (adapted minus frozen runs' final error, paired, _ci), p8_small_T_heads_med (its median),
+    p8_small_T_heads_k (seeds where it is above 0) and p8_small_T_heads_phrase (signed-rank test); the same
     ratio for T tasks, adapted heads at the last round (p8_ratio_pop_end, p8_ratio_end_nmax) and frozen heads
     (p8_ratio_pop_frozen); the quadratic family: p8_even_nmin, p8_even_nmax (final errors, with _ci),
     p8_even_phrase. The [0, 1] quantities also as text cut to [0, 1] (``_text``, :func:`cut_text`); the
@@ -701,6 +732,9 @@ def regime_numbers(res: dict, p: Params) -> dict:
         _ci(out, f"p8_{arm}_pop_ratio", fin(tr, "pop_ratio"))
         _ci(out, f"p8_{arm}_ratio", fin(tr, "ratio"))
         out[f"p8_{arm}_phrase"] = _decided(fam, f"{arm}_fails", "significantly above", "not significantly above")
+        above = fin(tr, "error") - fin(tr, "pop")     # the signed-rank test's per-seed differences
+        out[f"p8_{arm}_fails_med"] = float(np.median(above))
+        out[f"p8_{arm}_fails_k"] = int((above > 0).sum())
         for q in ("pop", "error"):                # p8_<arm>_pop_text, p8_<arm>_err_text (median, k of n)
             x = fin(tr, q)
             out[f"p8_{arm}_{'pop' if q == 'pop' else 'err'}_text"] = split_text(x, x > LEARN_LEVEL,
@@ -710,13 +744,16 @@ def regime_numbers(res: dict, p: Params) -> dict:
             out[f"p8_{arm}_{q}_text"] = cut_text(fin(tr, q))
     gap = fin(res["small_T"], "error") - fin(res["small_T_frozen"], "error")
     _ci(out, "p8_small_T_heads", gap)
-    out["p8_small_T_heads_phrase"] = (("significantly above" if gap.mean() > 0 else "significantly below")
+    out["p8_small_T_heads_med"] = float(np.median(gap))
+    out["p8_small_T_heads_k"] = int((gap > 0).sum())
+    gap_up = pseudo_median(gap) > 0                  # the side the signed-rank test decides on
+    out["p8_small_T_heads_phrase"] = (("significantly above" if gap_up else "significantly below")
                                       if fam["small_T_heads"] else "not significantly different from")
     # the mechanism sentence: said only where the populations' ratios and the runs' errors are ordered alike
     # (the arm whose population keeps its weakest in-span direction stronger ends with the smaller run error)
     ratio = log_ratio(fin(res["small_T_frozen"], "pop_ratio"), fin(res["small_T"], "pop_ratio"))
     ratio_word = ("larger" if ratio.mean() > 0 else "smaller") if fam["small_T_pop_ratio"] else "undecided"
-    err_word = ("smaller" if gap.mean() > 0 else "larger") if fam["small_T_heads"] else "undecided"
+    err_word = ("smaller" if gap_up else "larger") if fam["small_T_heads"] else "undecided"
     # frozen heads' population ratio larger and their runs' error smaller (or both the other way): ordered alike
     alike = {ratio_word, err_word} == {"larger", "smaller"}
     out["p8_small_T_pop_ratio_phrase"] = {"larger": "significantly larger than", "smaller":
