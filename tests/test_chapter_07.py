@@ -5,6 +5,7 @@ import dataclasses
 import nbformat
 import numpy as np
 import pytest
+import torch
 
 from scipy import stats as st
 
@@ -389,6 +390,33 @@ def test_run_tunes_then_uses_the_chosen_steps(small):
     s = ch.summary(res, p)
     assert s["rd_eta_W"] == t["eta_W"] and s["rd_eta_W_end2end"] == t["eta_W_end2end"]
     assert s["rd_images_Tmax"] == p.n * p.T_max == s["rd_single_n"]
+    # the prose's disclosure: the single-task arm trains at the multi-task arm's step; two arms are tuned
+    assert s["rd_eta_W_single"] == t["eta_W"]
+    assert s["rd_tuned_arms"] == "the multi-task and the end-to-end arms"
+    assert s["rd_untuned_arms"] == "raw pixels, PCA and random features"
+
+
+def test_the_single_task_arm_trains_at_the_multi_task_step(monkeypatch):
+    """What the chapter discloses: every pretraining run, the single-task one (one task, n T_max images per
+    phase) included, gets the step the rule chose for the multi-task arm; the rule never scores it. If the
+    single-task arm gets its own step, the prose of criterion 2 and rd_eta_W_single must change with it."""
+    calls = []
+
+    class Res:
+        W = W0 = torch.zeros(3, 4)
+
+    def fake_train(cfg, **kw):
+        calls.append((cfg.T, cfg.n1, cfg.eta_W))
+        return Res()
+
+    monkeypatch.setattr(ch, "train", fake_train)
+    p = ch.Params(**SMALL)
+    data = digit_splits.digits(0)
+    pool, _ = ch.dichotomies(p, 0)
+    M = torch.as_tensor(rd.class_mean_basis(data)).float()
+    ch._pretrain(p, 0, data, M, pool, eta_W=0.123)
+    assert (1, p.n * p.T_max, 0.123) in calls and all(eta == 0.123 for *_, eta in calls)
+    assert ch.BORROWED_STEP == {"single": "multi"} and "single" not in ch.TUNED_ARMS
 
 
 def test_the_digit_loader_and_the_per_seed_splits_share_one_preprocessing():
