@@ -52,6 +52,9 @@ def test_parameter_parsing_and_validation():
     with pytest.raises(ParameterError) as e:           # nothing close: no guess
         resolve(c, "quick", {"colour": 3})
     assert "did you mean" not in str(e.value)
+    with pytest.raises(ParameterError) as e:           # a class attribute of Params is no parameter
+        resolve(c, "quick", {"constraints": 3})
+    assert "unknown parameter 'constraints'" in str(e.value) and "constraints" not in str(e.value).split(": ", 1)[1]
     for bad, match in [({"dd": 1}, "unknown parameter 'dd'"), ({"d": "abc"}, "d must be an integer"),
                        ({"r": 500}, r"r must be an integer in \[1, 100\], got 500"),
                        ({"T": 0}, "T must be an integer in")]:

@@ -47,7 +47,10 @@ class Chapter:
         return values
 
     def field_types(self) -> dict:
-        return typing.get_type_hints(self.params_class)
+        """``{parameter: type}`` of the chapter's ``Params`` fields (not its class attributes such as
+        ``constraints``, which are annotated too but are no parameter)."""
+        fields = {f.name for f in dataclasses.fields(self.params_class)}
+        return {k: v for k, v in typing.get_type_hints(self.params_class).items() if k in fields}
 
     def meanings(self) -> dict[str, str]:
         """Each parameter's one-line meaning: :func:`param_meanings` of its ``Params``."""
