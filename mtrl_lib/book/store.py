@@ -88,6 +88,19 @@ def toolchain() -> dict:
             "normal_build": hashlib.sha256(Path(_normal.__file__).read_bytes()).hexdigest()[:16]}
 
 
+def _write_entry(p: Path, entry: dict) -> None:
+    """Write ``entry`` to ``p`` atomically: a temporary file in the same folder, renamed into place (a killed
+    write leaves the old entry or none, never part of one)."""
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(entry, f, sort_keys=True, separators=(",", ":"))
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _toolchain_sha256(tools) -> str:
     """The sha256 of a toolchain record, as an entry stores it (so a damaged toolchain is caught like a
     damaged result)."""
@@ -202,14 +215,7 @@ class Store:
             if not ok or "toolchain" not in entry or "toolchain_sha256" in entry:
                 continue
             entry["toolchain_sha256"] = _toolchain_sha256(entry["toolchain"])
-            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(entry, f, sort_keys=True, separators=(",", ":"))
-                os.replace(tmp, p)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            _write_entry(p, entry)
             sealed += 1
         return sealed
 
@@ -265,14 +271,7 @@ class Store:
                  "toolchain": tools, "toolchain_sha256": _toolchain_sha256(tools)}
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(entry, f, sort_keys=True, separators=(",", ":"))
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_entry(p, entry)
 
     def audit(self, prune: bool = False) -> tuple[int, list[Path]]:
         """``(current, stale)``: the number of entries whose file name is still the key of their unit under
