@@ -79,3 +79,11 @@ def test_a_note_names_the_profile_commit_and_commands():
     assert "python -m mtrl_lib run 02_subspace_recovery --profile paper" in html
     assert "python -m mtrl_lib verify --chapter 02_subspace_recovery" in html
     assert "--store _build/store" in note_html("x", "02_subspace_recovery", "x", 1.5, "quick", "abc")
+
+
+def test_a_mean_written_as_text_is_called_a_mean_not_words():
+    from mtrl_lib.book.glued_notes import describe
+
+    text, described = describe("c3_exp_m_pretrained_text", {"c3_exp_m_pretrained_text": "0.165 ± 0.021", "c3_n_seeds": 20})
+    assert described and text.startswith("A mean over 20 seeds") and "Words" not in text
+    assert describe("c3_verdict_word", {"c3_verdict_word": "partly reproduced"})[0].startswith("Words chosen")

@@ -198,6 +198,11 @@ def describe(name: str, glued: dict, params: dict | None = None, meanings: dict 
     said = _param(stem, value, params, meanings)
     if said:
         return said[0].upper() + said[1:] + ".", True
+    if isinstance(value, str) and re.fullmatch(r"\s*[-−]?[\d.]+\s*±\s*[\d.]+\s*", value):
+        what = _topic(re.sub(r"_text$", "", stem))
+        return (f"A mean{over}, quoted with the half-width of its 95% Student-t interval (mean ± half-width, "
+                "written to the digits the half-width needs)"
+                + (f": {what[0].lower() + what[1:]}" if what else "") + ".", True)
     if isinstance(value, str):
         if any(w in name for w in KINDS_OF_WORDS) or len(value.split()) <= 4:
             return ("Words chosen by a computed test (a paired test or interval at 5%), not typed: they change "

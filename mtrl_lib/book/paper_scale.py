@@ -200,7 +200,7 @@ def render(data: dict | None, intro: str) -> str:
     lines += ["## What each chapter ran", "",
               "Units are the chapter's total, with those read from the store in brackets; the wall time is that "
               "of the chapter's last execution, and *computed in* that of the run that computed its units, "
-              "with its executor.", "",
+              "with its executor (the last such run, where a chapter's units were computed in several).", "",
               "| chapter | parameters the paper profile changes | units (from the store) | wall time | computed in |",
               "|---|---|---|---|---|"]
     for c in CHAPTERS:

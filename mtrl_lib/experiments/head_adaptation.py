@@ -577,7 +577,8 @@ def tuning_numbers(result: dict, p: Params) -> dict:
     (mean held-out error at the selected step; frozen at ``head_norm_scale``), ``c6_tune_window_adapted_{f}`` /
     ``c6_tune_window_frozen_{f}`` (the grid steps of mean held-out error below ``LEARN_LEVEL``),
     ``c6_tune_frozen_steps_{f}`` (the selected eta_W at each head size, in words), ``c6_tune_diverged_{f}``
-    (diverged tuning runs) and ``c6_tune_edge_{f}`` (:func:`_edge_text`)."""
+    (diverged tuning runs) and ``c6_tune_edge_{f}`` (:func:`_edge_text`); ``c6_tune_edge_text`` says them once
+    where every family has the same."""
     k = len(p.tune_seeds)
     seeds = _steps_text(p.tune_seeds)
     out = {"c6_tune_seeds": f"the held-out seed {seeds}" if k == 1 else f"the held-out seeds {seeds}",
@@ -594,6 +595,11 @@ def tuning_numbers(result: dict, p: Params) -> dict:
                     f"c6_tune_frozen_steps_{f}": ", ".join(f"{tu['frozen'][x]['eta_W']:g} at {x:g}x" for x in p.scales),
                     f"c6_tune_diverged_{f}": int(diverged), f"c6_tune_edge_{f}": _edge_text(tu, p.scales)})
     out["c6_tune_noise_text"] = tune_noise_text(result, p)
+    edges = {f: out[f"c6_tune_edge_{f}"] for f in p.families}
+    if len(set(edges.values())) == 1:      # the same on every family: say it once
+        out["c6_tune_edge_text"] = f"on {' and on '.join(p.families)} alike, {next(iter(edges.values()))}"
+    else:
+        out["c6_tune_edge_text"] = "; ".join(f"on {f} {e}" for f, e in edges.items())
     return out
 
 

@@ -640,14 +640,15 @@ def collapse_numbers(result: dict, p: Params, fam: Family | None = None) -> dict
             wa[:, 0] - wa[:, -1], "less than", "more than", "not significantly different from")
     lmin, err = lambda_min_r(result, 1), lin["final_error"][1]
     rho, pv = rank_test(lmin, err)
-    out["c2_rank_rho"], out["c2_rank_p"] = rho, pv
+    # a constant input, or too few seeds for a p-value: no correlation shown (rho 0, p 1), never a NaN in the prose
+    out["c2_rank_rho"] = rho if np.isfinite(rho) else 0.0
+    out["c2_rank_p"] = pv if np.isfinite(pv) else 1.0
     sig = fam[f"linear, {_T_label(Ts[1])}: rank correlation of the error with the smallest eigenvalue"]
     out["c2_rank_word"] = ("falls significantly as the task matrix's smallest eigenvalue grows" if sig else
                            "shows no significant rank correlation with the task matrix's smallest eigenvalue")
     lost = err > LOST_LEVEL
-    out["c2_lmin_lost_max"] = float(lmin[lost].max()) if lost.any() else float("nan")
-    out["c2_lmin_kept_min"] = float(lmin[~lost].min()) if (~lost).any() else float("nan")
     if lost.any() and (~lost).any():
+        out["c2_lmin_lost_max"], out["c2_lmin_kept_min"] = float(lmin[lost].max()), float(lmin[~lost].min())
         if out["c2_lmin_lost_max"] < out["c2_lmin_kept_min"]:
             out["c2_lmin_split"] = (f"separates the two groups exactly: every seed that lost a direction has it "
                                     f"(times r) at most {out['c2_lmin_lost_max']:.3f}, every other seed at least "

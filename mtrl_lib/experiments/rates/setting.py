@@ -46,7 +46,7 @@ class Params(ChapterParams):
     n1: int = 50                                  # fresh samples per task in each head phase
     n2: int = 50                                  # fresh samples per task in each feature phase
     rounds: int = 100                             # rounds for the linear family (the step-size grid's budget)
-    rounds_quadratic: int = 150                   # rounds for the quadratic family and parity's quick budget
+    rounds_quadratic: int = 150                   # rounds for the quadratic family and parity's base budget
     T_values: tuple[int, ...] = (5, 10, 20, 40)   # numbers of tasks of the T sweeps, increasing
     n_total: int = 500                            # fixed total T n2 (= T n1) per phase of the budget control
     ds: tuple[int, ...] = (25, 50, 100)           # ambient dimensions of the d sweep (linear, T tasks), increasing
