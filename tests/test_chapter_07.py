@@ -109,7 +109,7 @@ def test_positive_controls_and_reason_of_the_small_run(small):
     p, res = small
     s = ch.summary(res, p)
     for k in ("single", "end2end"):
-        assert s[f"rd_pos_{k}_lo"] > 0 and s[f"rd_pos_{k}_word"].startswith("its lower bound is above 0"), k
+        assert s[f"rd_pos_{k}_lo"] > 0 and s[f"rd_pos_{k}_reading"].startswith("its lower bound is above 0"), k
         assert s[f"rd_pos_{k}"] == pytest.approx(float(np.mean(res["acc"][k][:, 0] - res["acc"]["random"][:, 0])))
     assert s["rd_verdict_short"] == "carries over"
     assert s["rd_verdict_reason"].endswith("and every other criterion holds too")

@@ -570,14 +570,14 @@ def positive_controls(result: dict, p: Params) -> dict:
     """The positive controls of criteria 2 and 3: each comparison arm that can be trained (single-task
     pretraining, end-to-end training) can succeed, i.e. beats random features, paired, at the headline n3.
     ``rd_pos_<k>`` (mean gain of arm k over random features) with ``_ci`` and ``_lo`` (lower 95% bound), and
-    ``rd_pos_<k>_word`` (whether that bound is above 0), for k in single, end2end."""
+    ``rd_pos_<k>_reading`` (whether that bound is above 0), for k in single, end2end."""
     j = p.n3s.index(p.n3)
     a = {k: v[:, j] for k, v in result["acc"].items()}
     out = {}
     for k in ("single", "end2end"):
         iv = _ci(out, f"rd_pos_{k}", a[k] - a["random"])
         out[f"rd_pos_{k}_lo"] = float(iv.lo)
-        out[f"rd_pos_{k}_word"] = ("its lower bound is above 0: the arm can succeed" if iv.lo > 0 else
+        out[f"rd_pos_{k}_reading"] = ("its lower bound is above 0: the arm can succeed" if iv.lo > 0 else
                                    "its lower bound is not above 0: this run does not show that the arm can "
                                    "succeed")
     return out
