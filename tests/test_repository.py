@@ -148,7 +148,7 @@ def test_the_install_cell_does_nothing_outside_colab_and_pip_installs_inside():
 
 
 @pytest.mark.slow
-def test_the_install_cell_does_nothing_under_papermill(tmp_path):
+def test_the_install_cell_does_nothing_under_papermill(tmp_path, kernel):
     """Executed by papermill (as the book executes chapters), the cell installs nothing: a first cell records any
     call to subprocess, the install cell runs, and a last cell fails if anything was called."""
     import nbformat

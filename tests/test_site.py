@@ -47,7 +47,7 @@ def run_site(*args, repo: str | None = REPO, timeout=2400) -> subprocess.Complet
 
 
 @pytest.mark.slow
-def test_the_site_refuses_in_one_line_when_the_published_store_lacks_units(tmp_path):
+def test_the_site_refuses_in_one_line_when_the_published_store_lacks_units(tmp_path, kernel):
     """A store with one unit of chapter 1 removed: make site computes nothing, names the chapter with its count in
     one line, says to run make publish, and leaves _build/site, book/chapters and every tracked file as they were.
     (One chapter only, to stop sooner; the command line runs every chapter, as the next test checks.)"""
