@@ -36,6 +36,7 @@ def pdf_text(path) -> str:
 def squeeze(text: str) -> str:
     """Text without whitespace, hyphen breaks or typographic variants, for matching across pdftotext's lines."""
     text = text.replace("\u2212", "-").replace("\u00a0", " ").replace("\ufb01", "fi").replace("\ufb02", "fl")
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     return re.sub(r"\s+", "", text)
 
 

@@ -11,7 +11,8 @@ chapters, failing with one line per page and problem, so that what is left is pl
 - a page wider than the phone at 390 px;
 - a visible code cell that holds plumbing (imports, glue, parameter checks, executor set-up);
 - a code identifier in prose (snake_case, UPPER_CASE with an underscore, a dotted module path, a name with a
-  digit such as ``moment2``) outside code, math and links;
+  digit such as ``moment2``) outside code, math, links and parameter tables (which list the names a reader
+  types);
 - a display equation clipped at 1366 px (wider than its box, or running under its number);
 - a display equation that scrolls on the phone without the scroll cue;
 - a table whose cells have no padding (numbers of neighbouring columns run together), that scrolls on the phone
@@ -52,7 +53,8 @@ MEASURE = r"""() => {
   const shown = el => !!(el && (el.offsetWidth || el.offsetHeight || el.getClientRects().length))
                       && getComputedStyle(el).visibility !== 'hidden';
   const SKIP = 'code, pre, kbd, samp, mjx-container, .math, a, script, style, .mtrl-notes, .mtrl-tip, '
-             + '.cell_input, .output.stream, .output.text_plain, .output.traceback, summary, .headerlink';
+             + '.cell_input, .output.stream, .output.text_plain, .output.traceback, summary, .headerlink, '
+             + '.mtrl-params';
   const blocks = new Map();
   const walker = document.createTreeWalker(art, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {

@@ -113,7 +113,17 @@ def html_table(header, rows, caption: str | None = None) -> "IPython.display.HTM
 
     esc = lambda v: html.escape(str(v))
     cell = lambda v: esc(v).replace(" ± ", "&#160;±&#160;")
+    # a parameter table (its header is PARAMS_HEADER) lists the names a reader types (-p NAME VALUE): the names
+    # are code, and the table is marked so that the reader's check for identifiers in prose leaves it alone
+    params = tuple(header) == PARAMS_HEADER
+    first = (lambda v: f"<code>{esc(v)}</code>") if params else cell
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{(first if i == 0 else cell)(c)}</td>" for i, c in enumerate(row))
+                   + "</tr>" for row in rows)
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return HTML(f'<table class="mtrl-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+    cls = "mtrl-table mtrl-params" if params else "mtrl-table"
+    return HTML(f'<table class="{cls}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
+#: the header of a chapter's parameter table (:func:`html_table` marks such a table)
+PARAMS_HEADER = ("parameter", "value", "what it means")
