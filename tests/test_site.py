@@ -22,8 +22,6 @@ from mtrl_lib.book.chapters import CHAPTERS, ROOT
 SITE = ROOT / "_build" / "site"
 EXECUTED = ROOT / "book" / "chapters"
 REPO = "octo-org/mtrl-book"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def git_status() -> str:
@@ -159,6 +157,7 @@ def test_the_site_has_the_paper_book_its_pdf_and_the_quick_book(built_site):
     published = json.loads((ROOT / "published" / "paper-scale.json").read_text())["chapters"]
     for c in CHAPTERS:
         page = re.sub(r"<[^>]+>", "", (SITE / "chapters" / f"{c.name}.html").read_text())
+        page = page.replace("\u2019", "'").replace("\u2018", "'")      # the book sets apostrophes typographically
         for k, v in published[c.name]["glued"].items():
             if k.endswith("_verdict"):
                 assert v in page, f"{c.name}: published verdict {v!r} not on the paper-scale page"
@@ -232,42 +231,36 @@ def site_server(built_site):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_both_books_render_offline_and_every_internal_link_resolves(site_server):
-    from playwright.sync_api import sync_playwright
-
-    from mtrl_lib.book.pdf import chromium
-
+def test_both_books_render_offline_and_every_internal_link_resolves(site_server, browser):
+    """Both books on the session's Chromium (tests/conftest.py: one Playwright per process)."""
     host = urlparse(site_server).netloc
     pages = _pages(SITE) + ["quick/" + p for p in _pages(SITE / "quick")]
     problems = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
-        for rel in pages:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            errors = []
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    for rel in pages:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
 
-            def route(r, errors=errors):
-                if urlparse(r.request.url).netloc == host:
-                    r.continue_()
-                else:
-                    errors.append(f"external request: {r.request.url}")
-                    r.abort()
+        def route(r, errors=errors):
+            if urlparse(r.request.url).netloc == host:
+                r.continue_()
+            else:
+                errors.append(f"external request: {r.request.url}")
+                r.abort()
 
-            page.route("**/*", route)
-            page.goto(urljoin(site_server, rel), wait_until="load")
-            hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
-            problems += [f"{rel}: {e}" for e in errors]
-            for href in hrefs:
-                u = urlparse(href)
-                if u.netloc != host:
-                    continue
-                target = SITE / u.path.lstrip("/")
-                if target.is_dir():
-                    target = target / "index.html"
-                if not target.exists():
-                    problems.append(f"{rel}: broken link {href}")
-            page.close()
-        browser.close()
+        page.route("**/*", route)
+        page.goto(urljoin(site_server, rel), wait_until="load")
+        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        problems += [f"{rel}: {e}" for e in errors]
+        for href in hrefs:
+            u = urlparse(href)
+            if u.netloc != host:
+                continue
+            target = SITE / u.path.lstrip("/")
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                problems.append(f"{rel}: broken link {href}")
+        page.close()
     assert not problems, "\n".join(problems[:40])

@@ -184,6 +184,27 @@ def _cover(title: str, profile: str | None, commit: str, repo: str | None) -> st
     return "\n".join(lines)
 
 
+def _in_own_thread(fn):
+    """``fn()`` in a thread of its own, its result or its exception passed back: Playwright's sync API refuses to
+    start in a thread where another Playwright (a caller's, a test session's) already runs its event loop."""
+    import threading
+
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = e
+
+    t = threading.Thread(target=target, name="mtrl-pdf")
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def build_pdf(html_dir: Path = HTML, out: Path = OUT, profile: str | None = None, log=print,
               pages: list[str] | None = None, screen_mode: str = "light") -> Path:
     """Print the book in ``html_dir`` to ``out`` (written beside and moved into place, so a failure leaves the
@@ -211,7 +232,8 @@ def build_pdf(html_dir: Path = HTML, out: Path = OUT, profile: str | None = None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     start = time.perf_counter()
-    try:
+
+    def print_pdf() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium(), args=ARGS)
             try:
@@ -239,6 +261,10 @@ def build_pdf(html_dir: Path = HTML, out: Path = OUT, profile: str | None = None
                          margin={"top": "16mm", "bottom": "18mm", "left": "16mm", "right": "16mm"})
             finally:
                 browser.close()
+        return n
+
+    try:
+        n = _in_own_thread(print_pdf)
     except PlaywrightError as e:
         tmp.unlink(missing_ok=True)
         raise PdfFailed(f"Chromium could not print the book: {' '.join(str(e).split())[:300]}") from None
